@@ -1,0 +1,93 @@
+// Logs are events: one JSON object a line, a stable `event` name and its facts. The set of
+// event names is closed (LogEvent) so that operators can alert on them.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'text';
+
+export type LogEvent =
+  | 'config'
+  | 'identity'
+  | 'pool.listed'
+  | 'pool.exhausted'
+  | 'claim.attempt'
+  | 'claim.conflict'
+  | 'claim.vanished'
+  | 'claim.associated'
+  | 'claim.resumed'
+  | 'claim.uncertain'
+  | 'claim.foreign-eip'
+  | 'claim.retry'
+  | 'verify.waiting'
+  | 'live.waiting'
+  | 'ready'
+  | 'health.listening'
+  | 'health.exposed'
+  | 'notify.sent'
+  | 'termination'
+  | 'rebalance'
+  | 'restart.keep'
+  | 'drain.waiting'
+  | 'drain.skipped'
+  | 'drain.done'
+  | 'drain.timeout'
+  | 'release.start'
+  | 'release.skipped'
+  | 'released'
+  | 'monitor.error'
+  | 'retry'
+  | 'fatal';
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  debug(event: LogEvent, fields?: Fields): void;
+  info(event: LogEvent, fields?: Fields): void;
+  warn(event: LogEvent, fields?: Fields): void;
+  error(event: LogEvent, fields?: Fields): void;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+function textValue(value: unknown): string {
+  const s = typeof value === 'string' ? value : JSON.stringify(value);
+  return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const now = options.now ?? (() => new Date());
+  const min = ORDER[options.level];
+  const emit = (level: LogLevel, event: LogEvent, fields: Fields = {}): void => {
+    if (ORDER[level] < min) return;
+    const time = now().toISOString();
+    if (options.format === 'json') {
+      write(JSON.stringify({ time, level, event, ...fields }));
+    } else {
+      const facts = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${textValue(v)}`)
+        .join(' ');
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${event}${facts ? ` ${facts}` : ''}`);
+    }
+  };
+  return {
+    debug: (e, f) => emit('debug', e, f),
+    info: (e, f) => emit('info', e, f),
+    warn: (e, f) => emit('warn', e, f),
+    error: (e, f) => emit('error', e, f),
+  };
+}
+
+/** For tests: a logger that keeps what it was told. */
+export function memoryLogger(): Logger & { events: { level: LogLevel; event: LogEvent; fields: Fields }[] } {
+  const events: { level: LogLevel; event: LogEvent; fields: Fields }[] = [];
+  const push = (level: LogLevel) => (event: LogEvent, fields: Fields = {}) => events.push({ level, event, fields });
+  return { events, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
+}

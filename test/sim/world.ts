@@ -1,0 +1,411 @@
+// The state of one simulated AWS account and region: Elastic IPs, instances with their
+// network interfaces, Kubernetes pods. Every mutation is synchronous, so each EC2 action
+// is atomic exactly as it is in EC2. The HTTP faces (ec2.ts, imds.ts, kube.ts) only
+// translate wire formats to these methods.
+import { randomBytes } from 'node:crypto';
+
+export const ACCOUNT_ID = '123456789012';
+
+export interface Association {
+  associationId: string;
+  networkInterfaceId: string;
+  privateIp: string;
+  instanceId?: string;
+  ownerId: string;
+  at: number;
+}
+
+export interface Address {
+  allocationId: string;
+  publicIp: string;
+  tags: Record<string, string>;
+  networkBorderGroup: string;
+  publicIpv4Pool: string;
+  association?: Association;
+}
+
+export interface Eni {
+  networkInterfaceId: string;
+  mac: string;
+  deviceIndex: number;
+  instanceId?: string;
+  /** first one is the primary private IP */
+  privateIps: string[];
+  subnetId: string;
+  vpcId: string;
+  /** auto-assigned public IPv4 of the primary private IP, if the subnet gives one */
+  autoPublicIp?: string;
+}
+
+export interface RoleCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+export interface Instance {
+  instanceId: string;
+  region: string;
+  availabilityZone: string;
+  hostname: string;
+  roleName: string;
+  credentials: RoleCredentials;
+  enis: Eni[];
+  spotAction?: { action: 'terminate' | 'stop' | 'hibernate'; time: string };
+  lifecycleState?: string;
+  rebalanceNoticeTime?: string;
+}
+
+export interface Pod {
+  namespace: string;
+  name: string;
+  uid: string;
+  nodeName: string;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  ownerKind?: string;
+  mirror?: boolean;
+}
+
+/** An EC2 error as the Query API reports it: code, message, HTTP status. */
+export class SimError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export interface AssociateInput {
+  allocationId?: string;
+  instanceId?: string;
+  networkInterfaceId?: string;
+  privateIp?: string;
+  allowReassociation?: boolean;
+}
+
+export interface WorldOptions {
+  region?: string;
+  /** ms before IMDS shows a new association (EC2 → IMDS propagation) */
+  imdsLagMs?: number;
+}
+
+function hex(n: number): string {
+  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+}
+
+export class World {
+  readonly region: string;
+  imdsLagMs: number;
+  readonly addresses = new Map<string, Address>();
+  readonly instances = new Map<string, Instance>();
+  readonly pods = new Map<string, Pod>();
+  /** address snapshots after each change, for stale (eventually consistent) reads */
+  private readonly history: { at: number; addresses: Address[] }[] = [];
+  private ipCounter = 0;
+  private privateCounter = 0;
+
+  constructor(options: WorldOptions = {}) {
+    this.region = options.region ?? 'eu-west-1';
+    this.imdsLagMs = options.imdsLagMs ?? 0;
+    this.record();
+  }
+
+  // ---- set-up -------------------------------------------------------------------
+
+  addAddress(tags: Record<string, string> = {}, publicIp?: string): Address {
+    this.ipCounter += 1;
+    const address: Address = {
+      allocationId: `eipalloc-${hex(17)}`,
+      publicIp: publicIp ?? `198.51.${100 + Math.floor(this.ipCounter / 250)}.${this.ipCounter % 250}`,
+      tags: { ...tags },
+      networkBorderGroup: this.region,
+      publicIpv4Pool: 'amazon',
+    };
+    this.addresses.set(address.allocationId, address);
+    this.record();
+    return address;
+  }
+
+  addPool(count: number, tags: Record<string, string>): Address[] {
+    return Array.from({ length: count }, () => this.addAddress(tags));
+  }
+
+  addInstance(options: { interfaces?: number; autoPublicIp?: boolean; hostname?: string } = {}): Instance {
+    const instanceId = `i-${hex(17)}`;
+    const enis: Eni[] = [];
+    for (let deviceIndex = 0; deviceIndex < (options.interfaces ?? 1); deviceIndex++) {
+      enis.push(this.newEni(instanceId, deviceIndex, deviceIndex === 0 && options.autoPublicIp === true));
+    }
+    const primaryIp = enis[0]!.privateIps[0]!;
+    const instance: Instance = {
+      instanceId,
+      region: this.region,
+      availabilityZone: `${this.region}a`,
+      hostname: options.hostname ?? `ip-${primaryIp.replaceAll('.', '-')}.${this.region}.compute.internal`,
+      roleName: 'eks-node-role',
+      credentials: this.newCredentials(),
+      enis,
+    };
+    this.instances.set(instanceId, instance);
+    return instance;
+  }
+
+  /** Attach another interface, as the VPC CNI does when pods scale. */
+  attachEni(instanceId: string): Eni {
+    const instance = this.mustInstance(instanceId);
+    const eni = this.newEni(instanceId, instance.enis.length, false);
+    instance.enis.push(eni);
+    return eni;
+  }
+
+  /** Add a secondary private IP to an interface. */
+  addPrivateIp(networkInterfaceId: string): string {
+    const eni = this.mustEni(networkInterfaceId);
+    const ip = this.nextPrivateIp();
+    eni.privateIps.push(ip);
+    return ip;
+  }
+
+  /** A bare interface not attached to any instance (e.g. a NAT gateway's). */
+  addDetachedEni(): Eni {
+    return this.newEni(undefined, 0, false);
+  }
+
+  private readonly detachedEnis: Eni[] = [];
+
+  private newEni(instanceId: string | undefined, deviceIndex: number, autoPublicIp: boolean): Eni {
+    const eni: Eni = {
+      networkInterfaceId: `eni-${hex(17)}`,
+      mac: `0a:${hex(2)}:${hex(2)}:${hex(2)}:${hex(2)}:${hex(2)}`,
+      deviceIndex,
+      privateIps: [this.nextPrivateIp()],
+      subnetId: `subnet-0123456789abcdef0`,
+      vpcId: `vpc-0123456789abcdef0`,
+      ...(instanceId ? { instanceId } : {}),
+      ...(autoPublicIp ? { autoPublicIp: `203.0.113.${(this.privateCounter % 250) + 1}` } : {}),
+    };
+    if (!instanceId) this.detachedEnis.push(eni);
+    return eni;
+  }
+
+  private nextPrivateIp(): string {
+    this.privateCounter += 1;
+    return `10.0.${Math.floor(this.privateCounter / 250)}.${(this.privateCounter % 250) + 1}`;
+  }
+
+  newCredentials(ttlMs = 6 * 3600_000): RoleCredentials {
+    return {
+      accessKeyId: `ASIA${hex(16).toUpperCase()}`,
+      secretAccessKey: hex(40),
+      sessionToken: `IQoJb3JpZ2luX2Vj${hex(64)}`,
+      expiration: new Date(Date.now() + ttlMs),
+    };
+  }
+
+  // ---- look-ups -----------------------------------------------------------------
+
+  allEnis(): Eni[] {
+    return [...[...this.instances.values()].flatMap((i) => i.enis), ...this.detachedEnis];
+  }
+
+  findEni(networkInterfaceId: string): Eni | undefined {
+    return this.allEnis().find((e) => e.networkInterfaceId === networkInterfaceId);
+  }
+
+  instanceByAccessKey(accessKeyId: string): Instance | undefined {
+    for (const instance of this.instances.values()) {
+      if (instance.credentials.accessKeyId === accessKeyId) return instance;
+    }
+    return undefined;
+  }
+
+  addressOn(networkInterfaceId: string, privateIp: string): Address | undefined {
+    for (const address of this.addresses.values()) {
+      const a = address.association;
+      if (a && a.networkInterfaceId === networkInterfaceId && a.privateIp === privateIp) return address;
+    }
+    return undefined;
+  }
+
+  /** Public IPv4 of a private IP as EC2 knows it now (an EIP wins over an auto-assigned IP). */
+  publicIpOf(eni: Eni, privateIp: string): string | undefined {
+    const eip = this.addressOn(eni.networkInterfaceId, privateIp);
+    if (eip) return eip.publicIp;
+    return privateIp === eni.privateIps[0] ? eni.autoPublicIp : undefined;
+  }
+
+  /** Public IPv4 of a private IP as IMDS shows it: EC2's answer, `imdsLagMs` late. */
+  imdsPublicIpOf(eni: Eni, privateIp: string, now = Date.now()): string | undefined {
+    const visible = this.snapshotAt(now - this.imdsLagMs);
+    const eip = visible.find(
+      (a) => a.association?.networkInterfaceId === eni.networkInterfaceId && a.association.privateIp === privateIp,
+    );
+    if (eip) return eip.publicIp;
+    return privateIp === eni.privateIps[0] ? eni.autoPublicIp : undefined;
+  }
+
+  /** Addresses as they stood at `at` (the newest snapshot not after it), deep-copied. */
+  snapshotAt(at: number): Address[] {
+    let chosen = this.history[0]!;
+    for (const entry of this.history) {
+      if (entry.at <= at) chosen = entry;
+      else break;
+    }
+    return structuredClone(chosen.addresses);
+  }
+
+  // ---- EC2 actions (atomic) ---------------------------------------------------------
+
+  associate(input: AssociateInput): Association {
+    if (!input.allocationId) {
+      throw new SimError('MissingParameter', 'The request must contain the parameter AllocationId');
+    }
+    const address = this.addresses.get(input.allocationId);
+    if (!address) {
+      throw new SimError('InvalidAllocationID.NotFound', `The allocation ID '${input.allocationId}' does not exist`);
+    }
+    if (!input.instanceId && !input.networkInterfaceId) {
+      throw new SimError('MissingParameter', 'Either instance ID or network interface ID must be specified');
+    }
+    let eni: Eni;
+    if (input.networkInterfaceId) {
+      const found = this.findEni(input.networkInterfaceId);
+      if (!found) {
+        throw new SimError(
+          'InvalidNetworkInterfaceID.NotFound',
+          `The networkInterface ID '${input.networkInterfaceId}' does not exist`,
+        );
+      }
+      eni = found;
+    } else {
+      const instance = this.instances.get(input.instanceId!);
+      if (!instance) {
+        throw new SimError('InvalidInstanceID.NotFound', `The instance ID '${input.instanceId}' does not exist`);
+      }
+      if (instance.enis.length > 1) {
+        throw new SimError(
+          'InvalidInstanceID',
+          `There are multiple interfaces attached to instance '${instance.instanceId}'. Please specify an interface ID for the operation instead.`,
+        );
+      }
+      eni = instance.enis[0]!;
+    }
+    const privateIp = input.privateIp ?? eni.privateIps[0]!;
+    if (!eni.privateIps.includes(privateIp)) {
+      throw new SimError(
+        'InvalidParameterValue',
+        `The specified private IP address ${privateIp} is not associated with network interface ${eni.networkInterfaceId}`,
+      );
+    }
+    const held = address.association;
+    if (held) {
+      if (held.networkInterfaceId === eni.networkInterfaceId && held.privateIp === privateIp) {
+        return { ...held }; // EC2 answers with the existing association
+      }
+      if (!input.allowReassociation) {
+        throw new SimError(
+          'Resource.AlreadyAssociated',
+          `resource ${address.allocationId} is already associated with associate-id ${held.associationId}`,
+        );
+      }
+    }
+    // The target private IP may already carry another EIP: EC2 replaces it silently.
+    const previous = this.addressOn(eni.networkInterfaceId, privateIp);
+    if (previous) delete previous.association;
+    const association: Association = {
+      associationId: `eipassoc-${hex(17)}`,
+      networkInterfaceId: eni.networkInterfaceId,
+      privateIp,
+      ownerId: ACCOUNT_ID,
+      at: Date.now(),
+      ...(eni.instanceId ? { instanceId: eni.instanceId } : {}),
+    };
+    address.association = association;
+    this.record();
+    return { ...association };
+  }
+
+  disassociate(associationId: string | undefined): void {
+    if (!associationId) {
+      throw new SimError('MissingParameter', 'The request must contain the parameter AssociationId');
+    }
+    for (const address of this.addresses.values()) {
+      if (address.association?.associationId === associationId) {
+        delete address.association;
+        this.record();
+        return;
+      }
+    }
+    throw new SimError('InvalidAssociationID.NotFound', `The association ID '${associationId}' does not exist`);
+  }
+
+  /** Hand an address to an interface of nobody we simulate (an operator, another tool). */
+  associateForeign(allocationId: string): Association {
+    const eni = this.addDetachedEni();
+    return this.associate({ allocationId, networkInterfaceId: eni.networkInterfaceId });
+  }
+
+  /** The instance ends: EC2 disassociates its addresses (they stay allocated). */
+  terminate(instanceId: string): void {
+    const instance = this.mustInstance(instanceId);
+    for (const address of this.addresses.values()) {
+      if (address.association && instance.enis.some((e) => e.networkInterfaceId === address.association!.networkInterfaceId)) {
+        delete address.association;
+      }
+    }
+    this.instances.delete(instanceId);
+    this.record();
+  }
+
+  // ---- Kubernetes ---------------------------------------------------------------------
+
+  addPod(pod: Partial<Pod> & { nodeName: string; name: string }): Pod {
+    const full: Pod = { namespace: 'default', uid: hex(32), phase: 'Running', ...pod };
+    this.pods.set(`${full.namespace}/${full.name}`, full);
+    return full;
+  }
+
+  deletePod(namespace: string, name: string): void {
+    this.pods.delete(`${namespace}/${name}`);
+  }
+
+  podsOn(nodeName: string): Pod[] {
+    return [...this.pods.values()].filter((p) => p.nodeName === nodeName);
+  }
+
+  // ---- invariants for tests -------------------------------------------------------------
+
+  /** Pool addresses per interface/private IP: G3 says never more than one. */
+  holdings(tags: Record<string, string>): Map<string, Address[]> {
+    const byTarget = new Map<string, Address[]>();
+    for (const address of this.addresses.values()) {
+      const inPool = Object.entries(tags).every(([k, v]) => address.tags[k] === v);
+      if (!inPool || !address.association) continue;
+      const key = `${address.association.networkInterfaceId}/${address.association.privateIp}`;
+      byTarget.set(key, [...(byTarget.get(key) ?? []), address]);
+    }
+    return byTarget;
+  }
+
+  private mustInstance(instanceId: string): Instance {
+    const instance = this.instances.get(instanceId);
+    if (!instance) throw new Error(`no simulated instance ${instanceId}`);
+    return instance;
+  }
+
+  private mustEni(networkInterfaceId: string): Eni {
+    const eni = this.findEni(networkInterfaceId);
+    if (!eni) throw new Error(`no simulated interface ${networkInterfaceId}`);
+    return eni;
+  }
+
+  private record(): void {
+    this.history.push({ at: Date.now(), addresses: structuredClone([...this.addresses.values()]) });
+    // Stale reads never reach back more than a minute; keep the history small.
+    const horizon = Date.now() - 60_000;
+    while (this.history.length > 1 && this.history[1]!.at < horizon) this.history.shift();
+  }
+}
