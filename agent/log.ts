@@ -6,6 +6,7 @@ export type LogFormat = 'json' | 'text';
 
 export type LogEvent =
   | 'config'
+  | 'phase'
   | 'identity'
   | 'pool.listed'
   | 'pool.exhausted'

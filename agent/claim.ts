@@ -1,0 +1,183 @@
+// Claim one pool address for the target interface, optimistically: AssociateAddress with
+// AllowReassociation=false is the compare-and-swap; a lost race moves on to the next
+// candidate. No lock service, no check-then-act.
+import { jitteredBackoff, relistDelay, type RelistPolicy } from './core/backoff.js';
+import { describePool, inPool, isOn, viewPool, type Target } from './core/pool.js';
+import { AgentError, errorMessage, isAgentError } from './errors.js';
+import type { Logger } from './log.js';
+import type { AddressView, Ec2Port, PoolSelector } from './ports.js';
+import { retrying, type RetryOptions } from './retry.js';
+import type { AgentState } from './state.js';
+import type { Sleep } from './time.js';
+
+export interface ClaimDeps {
+  ec2: Ec2Port;
+  /** public IPs IMDS shows on the target private IP (G2a: a foreign EIP may sit there) */
+  publicIpsOnTarget: () => Promise<string[]>;
+  state: AgentState;
+  log: Logger;
+  sleep: Sleep;
+  random: () => number;
+  retry: Omit<RetryOptions, 'signal' | 'onRetry'>;
+}
+
+export interface ClaimOptions {
+  pool: PoolSelector;
+  target: Target;
+  relist: RelistPolicy;
+  /** aborted at shutdown or when --claim-timeout expires */
+  signal: AbortSignal;
+}
+
+export interface Claimed {
+  allocationId: string;
+  publicIp: string;
+  associationId: string;
+  resumed: boolean;
+}
+
+type Attempt = { won: Claimed } | { lost: 'conflict' | 'vanished' };
+
+// Read-after-write: DescribeAddresses lags AssociateAddress by seconds at most.
+const VERIFY_READS = 12;
+
+export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Claimed> {
+  const { ec2, state, log, sleep, random } = deps;
+  const { pool, target, signal } = options;
+  const poolName = describePool(pool);
+  const notEip = new Set<string>();
+  let troubles = 0;
+
+  const call = <T>(action: string, fn: () => Promise<T>): Promise<T> =>
+    retrying(fn, {
+      ...deps.retry,
+      signal,
+      onRetry: (error, attempt) => {
+        troubles += 1;
+        state.set({ lastError: errorMessage(error) });
+        log.warn('retry', { action, attempt, error: errorMessage(error) });
+      },
+    });
+
+  const wait = async (reason: string) => {
+    state.move('claiming', reason);
+    await sleep(relistDelay(options.relist, troubles, random), signal);
+  };
+
+  /** G2a: an Elastic IP outside the pool on our private IP would be silently replaced. */
+  const foreignEip = async (listing: AddressView[]): Promise<AddressView | undefined> => {
+    const pooled = new Set(listing.map((a) => a.publicIp));
+    for (const ip of await deps.publicIpsOnTarget()) {
+      if (pooled.has(ip) || notEip.has(ip)) continue;
+      const address = await call('DescribeAddresses', () => ec2.describePublicIp(ip));
+      if (address && !inPool(address, pool)) return address;
+      notEip.add(ip); // an auto-assigned public IP: replacing it is what the operator wants
+    }
+    return undefined;
+  };
+
+  const confirm = async (candidate: AddressView, associationId: string): Promise<Attempt> => {
+    for (let read = 0; read < VERIFY_READS; read++) {
+      const now = await call('DescribeAddresses', () => ec2.describeAllocation(candidate.allocationId));
+      if (!now) return { lost: 'vanished' };
+      if (isOn(now, target)) {
+        return { won: { allocationId: now.allocationId, publicIp: now.publicIp, associationId: now.associationId!, resumed: false } };
+      }
+      log.debug('verify.waiting', { allocationId: candidate.allocationId, associationId, read });
+      await sleep(200 + jitteredBackoff(read, 200, 2000, random), signal);
+    }
+    // The association answered 200 but reads never showed it: someone moved or removed it.
+    log.warn('claim.vanished', { allocationId: candidate.allocationId, associationId, reason: 'never confirmed by DescribeAddresses' });
+    return { lost: 'vanished' };
+  };
+
+  /** After an answer we cannot trust (timeout, 5xx), look before trying again. */
+  const readBack = async (candidate: AddressView): Promise<Attempt | 'free'> => {
+    const now = await call('DescribeAddresses', () => ec2.describeAllocation(candidate.allocationId));
+    if (!now) return { lost: 'vanished' };
+    if (isOn(now, target)) return confirm(candidate, now.associationId!);
+    return now.associationId ? { lost: 'conflict' } : 'free';
+  };
+
+  const attempt = async (candidate: AddressView): Promise<Attempt> => {
+    let uncertain = false;
+    for (let retry = 0; ; retry++) {
+      state.countAttempt();
+      log.info('claim.attempt', { allocationId: candidate.allocationId, publicIp: candidate.publicIp, retry });
+      try {
+        const associationId = await ec2.associate({
+          allocationId: candidate.allocationId,
+          networkInterfaceId: target.networkInterfaceId,
+          privateIp: target.privateIp,
+        });
+        return await confirm(candidate, associationId);
+      } catch (error) {
+        if (isAgentError(error, 'not-found')) return { lost: 'vanished' };
+        if (isAgentError(error, 'conflict') && !uncertain) return { lost: 'conflict' };
+        if (!isAgentError(error, 'conflict', 'throttled', 'transient')) throw error;
+        state.set({ lastError: errorMessage(error) });
+        troubles += 1;
+        // Throttled means not applied; anything else may have been: read before retrying.
+        if (isAgentError(error, 'transient', 'conflict')) {
+          uncertain = true;
+          log.warn('claim.uncertain', { allocationId: candidate.allocationId, error: errorMessage(error) });
+          const seen = await readBack(candidate);
+          if (seen !== 'free') return seen;
+        }
+        await sleep(jitteredBackoff(retry, 500, 20_000, random) + 100, signal);
+      }
+    }
+  };
+
+  for (;;) {
+    state.move('claiming', `listing pool ${poolName}`);
+    const listing = await call('DescribeAddresses', () => ec2.listPool(pool));
+    const view = viewPool(listing, pool, target);
+    state.setPool(view.size, view.free.length);
+    log.info('pool.listed', { pool: poolName, size: view.size, free: view.free.length });
+
+    if (view.held) {
+      // G3: a restart or reboot resumes what the interface already holds.
+      const held = view.held;
+      log.info('claim.resumed', { allocationId: held.allocationId, publicIp: held.publicIp, associationId: held.associationId });
+      return { allocationId: held.allocationId, publicIp: held.publicIp, associationId: held.associationId!, resumed: true };
+    }
+    if (view.heldElsewhere.length > 0) {
+      const other = view.heldElsewhere[0]!;
+      const reason = `this instance already holds pool address ${other.publicIp} (${other.allocationId}) on ${other.networkInterfaceId} ${other.privateIp}; not claiming a second`;
+      log.error('claim.foreign-eip', { reason });
+      await wait(reason);
+      continue;
+    }
+    const foreign = await foreignEip(listing);
+    if (foreign) {
+      const reason = `Elastic IP ${foreign.publicIp} (${foreign.allocationId}) outside pool ${poolName} sits on ${target.privateIp}; refusing to replace it`;
+      log.error('claim.foreign-eip', { allocationId: foreign.allocationId, publicIp: foreign.publicIp, privateIp: target.privateIp });
+      await wait(reason);
+      continue;
+    }
+    if (view.free.length === 0) {
+      const reason = `pool ${poolName}: 0 of ${view.size} free`;
+      log.warn('pool.exhausted', { pool: poolName, size: view.size, free: 0 });
+      await wait(reason);
+      continue;
+    }
+    troubles = 0;
+    for (const candidate of view.free) {
+      const result = await attempt(candidate);
+      if ('won' in result) {
+        log.info('claim.associated', { ...result.won });
+        return result.won;
+      }
+      if (result.lost === 'conflict') state.countConflict();
+      log.info(result.lost === 'conflict' ? 'claim.conflict' : 'claim.vanished', { allocationId: candidate.allocationId });
+    }
+    // Every candidate of this listing is spent: list again, after a breath of jitter.
+    await sleep(Math.round(250 * random()), signal);
+  }
+}
+
+/** A claim can end only by success, by its signal, or by a fault retrying will not fix. */
+export function claimFailure(error: unknown): AgentError | undefined {
+  return isAgentError(error, 'auth', 'rejected', 'bad-input') ? error : undefined;
+}

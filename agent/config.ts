@@ -1,0 +1,210 @@
+// The one place that turns flags + environment into a typed, frozen configuration.
+// Pure: it reads only the values handed to it, and returns every error at once.
+import { isIP } from 'node:net';
+import { LIVE_CHECKS, LOG_FORMATS, LOG_LEVELS, camel, envName, flagsFor, type CommandName } from './flags.js';
+import type { LogFormat, LogLevel } from './log.js';
+import type { PoolSelector } from './ports.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type LiveCheck = (typeof LIVE_CHECKS)[number];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  loopback: boolean;
+}
+
+export interface ClientConfig {
+  health: ListenAddress;
+}
+
+export interface RunConfig extends ClientConfig {
+  pool: PoolSelector;
+  deviceIndex: number;
+  privateIp: string | undefined;
+  /** from --region or AWS_REGION; undefined: ask IMDS */
+  region: string | undefined;
+  liveCheck: LiveCheck;
+  egressCheckUrl: string;
+  claimTimeoutMs: number;
+  relistIntervalMs: number;
+  drainTimeoutMs: number;
+  kubeconfig: string;
+  nodeName: string | undefined;
+  log: { format: LogFormat; level: LogLevel };
+  imdsEndpoint: string;
+  /** systemd's INVOCATION_ID: set when systemd runs us (G5a) */
+  underSystemd: boolean;
+  notifySocket: string | undefined;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+type Raw = Record<string, string | number | boolean | undefined>;
+
+/** Flag values and, for each, the input it came from (`--tag-key` or `EIP_AGENT_TAG_KEY`). */
+export interface Flags {
+  values: Raw;
+  sources: Record<string, string>;
+}
+
+const DEFAULT_KUBECONFIG = '/var/lib/kubelet/kubeconfig';
+// IMDS endpoints as every AWS SDK resolves them (AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE]).
+const IMDS_IPV4 = 'http://169.254.169.254';
+const IMDS_IPV6 = 'http://[fd00:ec2::254]';
+
+/** Flag (argv) wins over its EIP_AGENT_* variable, which wins over the default. */
+export function readFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): Result<Flags> {
+  const errors: string[] = [];
+  const raw: Raw = {};
+  const sources: Record<string, string> = {};
+  for (const flag of flagsFor(command)) {
+    const fromArgv = argv[camel(flag.name)];
+    const fromEnv = env[envName(flag.name)];
+    const source = fromArgv !== undefined ? `--${flag.name}` : envName(flag.name);
+    const value = fromArgv !== undefined ? fromArgv : fromEnv !== undefined && fromEnv !== '' ? fromEnv : flag.default;
+    if (value === undefined) continue;
+    const parsed = coerce(flag.type, value);
+    if (parsed === undefined) {
+      errors.push(`${source}: expected ${flag.type === 'number' ? 'a number' : 'true or false'}, got ${JSON.stringify(value)}`);
+      continue;
+    }
+    if (flag.choices && !flag.choices.includes(String(parsed))) {
+      errors.push(`${source}: expected one of ${flag.choices.join(', ')}, got ${JSON.stringify(parsed)}`);
+      continue;
+    }
+    raw[flag.name] = parsed;
+    sources[flag.name] = source;
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: { values: raw, sources } };
+}
+
+function coerce(type: 'string' | 'number' | 'boolean', value: unknown): string | number | boolean | undefined {
+  if (type === 'string') return typeof value === 'string' ? value : String(value);
+  if (type === 'number') {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    return Number.isFinite(n) ? n : undefined;
+  }
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return undefined;
+}
+
+export function parseListen(text: string): ListenAddress | string {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (!match || host === undefined || port > 65535) return 'expected HOST:PORT (e.g. 127.0.0.1:8099 or [::1]:8099)';
+  const name = host === '' ? '0.0.0.0' : host;
+  if (name !== 'localhost' && isIP(name) === 0) return `expected an IP address or localhost as host, got ${JSON.stringify(host)}`;
+  const loopback = name === 'localhost' || name === '::1' || /^127\./.test(name);
+  return { host: name, port, loopback };
+}
+
+export function clientConfig({ values, sources }: Flags): Result<ClientConfig> {
+  const listen = parseListen(String(values['health-listen']));
+  if (typeof listen === 'string') return { ok: false, errors: [`${sources['health-listen']}: ${listen}`] };
+  return { ok: true, value: Object.freeze({ health: Object.freeze(listen) }) };
+}
+
+const seconds = (n: number) => Math.round(n * 1000);
+
+export function runConfig({ values: raw, sources }: Flags, env: Env): Result<RunConfig> {
+  const errors: string[] = [];
+  // The region may come from AWS_REGION rather than a flag: name the input it came from.
+  const inputs: Record<string, string> = { ...sources, ...(raw['region'] === undefined ? { region: 'AWS_REGION' } : {}) };
+  const need = (ok: boolean, flag: string, expected: string, got?: unknown) => {
+    const input = inputs[flag] ?? `--${flag}`;
+    if (!ok) errors.push(`${input}: ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
+  };
+
+  const tagKey = raw['tag-key'] as string | undefined;
+  need(tagKey !== undefined && tagKey.length > 0, 'tag-key', `required (or ${envName('tag-key')}): the tag key that marks pool addresses`);
+  need(tagKey === undefined || (tagKey.length <= 128 && !tagKey.startsWith('aws:')), 'tag-key', 'expected a tag key of 1-128 characters not starting with aws:', tagKey);
+  const tagValue = raw['tag-value'] as string | undefined;
+  need(tagValue === undefined || tagValue.length <= 256, 'tag-value', 'expected at most 256 characters');
+
+  const deviceIndex = raw['device-index'] as number;
+  need(Number.isInteger(deviceIndex) && deviceIndex >= 0 && deviceIndex <= 31, 'device-index', 'expected an integer from 0 to 31', deviceIndex);
+
+  const privateIp = raw['private-ip'] as string | undefined;
+  need(privateIp === undefined || isIP(privateIp) === 4, 'private-ip', 'expected a private IPv4 address of the interface', privateIp);
+
+  const region = (raw['region'] as string | undefined) ?? (env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined);
+  need(region === undefined || /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region), 'region', 'expected an AWS region such as eu-west-1', region);
+
+  const egressCheckUrl = raw['egress-check-url'] as string;
+  need(/^https?:\/\/[^\s/]+/.test(egressCheckUrl) && URL.canParse(egressCheckUrl), 'egress-check-url', 'expected an http(s) URL', egressCheckUrl);
+
+  const durations: [string, number, number][] = [
+    ['claim-timeout', raw['claim-timeout'] as number, 0],
+    ['drain-timeout', raw['drain-timeout'] as number, 0],
+    ['relist-interval', raw['relist-interval'] as number, 0.05],
+  ];
+  for (const [flag, value, min] of durations) {
+    need(value >= min && value <= 7 * 86400, flag, `expected seconds from ${min} to 604800`, value);
+  }
+
+  const listen = parseListen(String(raw['health-listen']));
+  if (typeof listen === 'string') errors.push(`${sources['health-listen']}: ${listen}`);
+
+  const imdsEndpoint = imdsEndpointFrom(env, errors);
+  if (errors.length) return { ok: false, errors };
+
+  return {
+    ok: true,
+    value: Object.freeze({
+      pool: Object.freeze({ tagKey: tagKey!, ...(tagValue !== undefined ? { tagValue } : {}) }),
+      deviceIndex,
+      privateIp,
+      region,
+      liveCheck: raw['live-check'] as LiveCheck,
+      egressCheckUrl,
+      claimTimeoutMs: seconds(raw['claim-timeout'] as number),
+      relistIntervalMs: seconds(raw['relist-interval'] as number),
+      drainTimeoutMs: seconds(raw['drain-timeout'] as number),
+      kubeconfig: (raw['kubeconfig'] as string | undefined) ?? (env['KUBECONFIG']?.split(':')[0] || DEFAULT_KUBECONFIG),
+      nodeName: (raw['node-name'] as string | undefined) || undefined,
+      health: Object.freeze(listen as ListenAddress),
+      log: Object.freeze({ format: raw['log-format'] as LogFormat, level: raw['log-level'] as LogLevel }),
+      imdsEndpoint,
+      underSystemd: Boolean(env['INVOCATION_ID']),
+      notifySocket: env['NOTIFY_SOCKET'] || undefined,
+    }),
+  };
+}
+
+function imdsEndpointFrom(env: Env, errors: string[]): string {
+  const explicit = env['AWS_EC2_METADATA_SERVICE_ENDPOINT'];
+  if (explicit) {
+    if (!URL.canParse(explicit) || !/^https?:/.test(explicit)) {
+      errors.push(`AWS_EC2_METADATA_SERVICE_ENDPOINT: expected an http URL, got ${JSON.stringify(explicit)}`);
+    }
+    return explicit.replace(/\/+$/, '');
+  }
+  const mode = env['AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE'];
+  if (mode && !/^ipv[46]$/i.test(mode)) {
+    errors.push(`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: expected IPv4 or IPv6, got ${JSON.stringify(mode)}`);
+  }
+  return mode?.toLowerCase() === 'ipv6' ? IMDS_IPV6 : IMDS_IPV4;
+}
+
+/** The effective configuration as logged once at start (nothing secret is in it). */
+export function describeConfig(config: RunConfig): Record<string, unknown> {
+  return {
+    pool: config.pool,
+    deviceIndex: config.deviceIndex,
+    privateIp: config.privateIp,
+    region: config.region,
+    liveCheck: config.liveCheck,
+    claimTimeoutS: config.claimTimeoutMs / 1000,
+    drainTimeoutS: config.drainTimeoutMs / 1000,
+    relistIntervalS: config.relistIntervalMs / 1000,
+    kubeconfig: config.kubeconfig,
+    nodeName: config.nodeName,
+    healthListen: `${config.health.host}:${config.health.port}`,
+    imdsEndpoint: config.imdsEndpoint,
+    underSystemd: config.underSystemd,
+  };
+}

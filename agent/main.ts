@@ -1,0 +1,94 @@
+// The command line. The only place that reads argv and the environment, and the only place
+// that exits.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { clientConfig, readFlags, runConfig, type Env, type Result } from './config.js';
+import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
+import { runDaemon } from './daemon.js';
+import { isAgentError, errorMessage } from './errors.js';
+import { envName, flagsFor, type CommandName } from './flags.js';
+import { createLogger } from './log.js';
+import { sleep, systemClock } from './time.js';
+import { productionDeps } from './wire.js';
+
+const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
+
+class UsageError extends Error {}
+
+function options(y: Argv, command: CommandName): Argv {
+  for (const flag of flagsFor(command)) {
+    y.option(flag.name, {
+      type: flag.type,
+      describe: `${flag.describe} [env ${envName(flag.name)}]`,
+      ...(flag.default !== undefined ? { defaultDescription: JSON.stringify(flag.default) } : {}),
+      ...(flag.choices ? { choices: flag.choices as string[] } : {}),
+    });
+  }
+  return y;
+}
+
+function valid<T>(result: Result<T>): T {
+  if (!result.ok) throw new UsageError(result.errors.map((e) => `eip-agent: ${e}`).join('\n'));
+  return result.value;
+}
+
+async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
+  const flags = valid(readFlags(command, argv, env));
+  switch (command) {
+    case 'run': {
+      const config = valid(runConfig(flags, env));
+      const log = createLogger(config.log);
+      return runDaemon(await productionDeps(config, log));
+    }
+    case 'wait':
+      return waitCommand(valid(clientConfig(flags)), flags.values['timeout'] as number, { ...out, clock: systemClock, sleep });
+    case 'status':
+      return statusCommand(valid(clientConfig(flags)), flags.values['format'] as string, out);
+    case 'release':
+      return releaseCommand(valid(clientConfig(flags)), flags.values['force'] as boolean, out);
+    default:
+      throw new UsageError(`eip-agent ${command}: not available in this build`);
+  }
+}
+
+async function main(): Promise<number> {
+  let chosen: { command: CommandName; argv: Record<string, unknown> } | undefined;
+  const cli = yargs(hideBin(process.argv))
+    .scriptName('eip-agent')
+    .usage('$0 <command> [flags]\n\nGives this Kubernetes node a static public IP from a tagged Elastic IP pool.')
+    .strict()
+    .demandCommand(1, 'eip-agent: expected a command (run, wait, status, release)')
+    .fail((message, error) => {
+      throw error ?? new UsageError(`eip-agent: ${message}`);
+    })
+    .version(false)
+    .help();
+  const commands: [CommandName, string][] = [
+    ['run', 'the daemon: claim or resume an address, prove it live, serve health, release at the end of the node'],
+    ['wait', 'the gate: wait until the daemon is ready (exit 0), or time out (exit 1)'],
+    ['status', "print the daemon's status"],
+    ['release', 'ask the daemon to drain-wait and release now'],
+  ];
+  for (const [name, describe] of commands) {
+    cli.command(name, describe, (y) => options(y, name), (argv) => {
+      chosen = { command: name, argv: argv as Record<string, unknown> };
+    });
+  }
+  await cli.parseAsync();
+  if (!chosen) return 0; // --help
+  return dispatch(chosen.command, chosen.argv, process.env);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    // One line naming the input and what was expected (G6); no stack for known faults.
+    process.stderr.write(`eip-agent: ${isAgentError(error) ? error.message : errorMessage(error)}\n`);
+    if (!isAgentError(error)) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    process.exit(isAgentError(error, 'bad-input') ? 2 : 1);
+  },
+);

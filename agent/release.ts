@@ -1,0 +1,107 @@
+// The end of life: wait until the node's workload pods are gone (G5), then give the address
+// back — but only the association this node made, on this node's interface (G2).
+import { isDrained, workloadPods } from './core/drain.js';
+import { isOn, type Target } from './core/pool.js';
+import { errorMessage, isAgentError } from './errors.js';
+import type { Logger } from './log.js';
+import type { Ec2Port, KubePort } from './ports.js';
+import { retrying, type RetryOptions } from './retry.js';
+import type { AgentState } from './state.js';
+import type { Clock, Sleep } from './time.js';
+
+export type DrainOutcome = 'drained' | 'timeout' | 'skipped' | 'forced';
+
+export interface DrainDeps {
+  /** undefined: no kubeconfig, the wait is skipped */
+  kube: KubePort | undefined;
+  nodeName: string;
+  state: AgentState;
+  log: Logger;
+  clock: Clock;
+  sleep: Sleep;
+  intervalMs?: number;
+}
+
+export async function drainWait(deps: DrainDeps, timeoutMs: number, forced: AbortSignal): Promise<DrainOutcome> {
+  const { kube, nodeName, state, log, clock } = deps;
+  if (!kube) {
+    log.warn('drain.skipped', { reason: 'no kubeconfig: cannot see the node\'s pods' });
+    return 'skipped';
+  }
+  if (forced.aborted) return 'forced';
+  const deadline = clock.now() + timeoutMs;
+  for (let polls = 0; ; polls++) {
+    try {
+      const pods = await kube.listPodsOnNode(nodeName, forced);
+      if (isDrained(pods)) {
+        log.info('drain.done', { nodeName, polls });
+        return 'drained';
+      }
+      const left = workloadPods(pods).map((p) => `${p.namespace}/${p.name}`);
+      state.move('draining', `waiting for ${left.length} workload pod(s) to leave ${nodeName}: ${left.slice(0, 5).join(', ')}`);
+      if (polls % 15 === 0) log.info('drain.waiting', { nodeName, pods: left.length, sample: left.slice(0, 5) });
+    } catch (error) {
+      if (forced.aborted) return 'forced';
+      // Unreachable or refusing API server: keep asking until the drain timeout (SPEC §5).
+      state.set({ lastError: errorMessage(error) });
+      state.move('draining', `cannot list pods of ${nodeName}: ${errorMessage(error)}`);
+      if (polls % 15 === 0) log.warn('drain.waiting', { nodeName, error: errorMessage(error) });
+    }
+    const left = deadline - clock.now();
+    if (left <= 0) {
+      log.warn('drain.timeout', { nodeName, timeoutS: timeoutMs / 1000, reason: 'releasing anyway: the instance is going away' });
+      return 'timeout';
+    }
+    try {
+      await deps.sleep(Math.min(deps.intervalMs ?? 2000, left), forced);
+    } catch {
+      return 'forced';
+    }
+  }
+}
+
+export interface Held {
+  allocationId: string;
+  associationId: string;
+  publicIp: string;
+}
+
+export interface ReleaseDeps {
+  ec2: Ec2Port;
+  log: Logger;
+  sleep: Sleep;
+  retry: Omit<RetryOptions, 'signal' | 'onRetry'>;
+}
+
+export type ReleaseOutcome = 'released' | 'already-gone' | 'not-ours';
+
+// A read right after our own write may lag; look a few times before calling it not ours.
+const RELEASE_READS = 4;
+
+export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Target, signal: AbortSignal): Promise<ReleaseOutcome> {
+  const { ec2, log } = deps;
+  const call = <T>(fn: () => Promise<T>) =>
+    retrying(fn, { ...deps.retry, signal, onRetry: (error, attempt) => log.warn('retry', { action: 'release', attempt, error: errorMessage(error) }) });
+
+  for (let read = 0; ; read++) {
+    const now = await call(() => ec2.describeAllocation(held.allocationId));
+    // G2: disassociate only the association this node made, on this node's interface.
+    if (now && now.associationId === held.associationId && isOn(now, target)) break;
+    if (read + 1 >= RELEASE_READS) {
+      const outcome: ReleaseOutcome = now?.associationId ? 'not-ours' : 'already-gone';
+      log.warn('release.skipped', { ...held, outcome, seenAssociationId: now?.associationId, seenInterface: now?.networkInterfaceId });
+      return outcome;
+    }
+    await deps.sleep(1000, signal);
+  }
+  try {
+    await call(() => ec2.disassociate(held.associationId));
+  } catch (error) {
+    // DisassociateAddress by association id is itself a compare-and-swap: gone is done.
+    if (!isAgentError(error, 'not-found')) throw error;
+    log.info('released', { ...held, note: 'association already gone' });
+    return 'already-gone';
+  }
+  log.info('released', { ...held });
+  return 'released';
+}
