@@ -130,7 +130,8 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
   };
 
   for (;;) {
-    state.move('claiming', `listing pool ${poolName}`);
+    // Keep the last reason (e.g. "0 of 12 free") visible while listing again.
+    if (state.phase !== 'claiming') state.move('claiming', `listing pool ${poolName}`);
     const listing = await call('DescribeAddresses', () => ec2.listPool(pool));
     const view = viewPool(listing, pool, target);
     state.setPool(view.size, view.free.length);

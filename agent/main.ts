@@ -17,11 +17,13 @@ class UsageError extends Error {}
 
 function options(y: Argv, command: CommandName): Argv {
   for (const flag of flagsFor(command)) {
+    // yargs only collects strings (and booleans); config.ts converts and validates them so
+    // that a flag and its variable get the same one-line error (G6).
     y.option(flag.name, {
-      type: flag.type,
+      type: flag.type === 'boolean' ? 'boolean' : 'string',
+      requiresArg: flag.type !== 'boolean',
       describe: `${flag.describe} [env ${envName(flag.name)}]`,
       ...(flag.default !== undefined ? { defaultDescription: JSON.stringify(flag.default) } : {}),
-      ...(flag.choices ? { choices: flag.choices as string[] } : {}),
     });
   }
   return y;

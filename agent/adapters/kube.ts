@@ -1,0 +1,322 @@
+// The Kubernetes side of the drain (SPEC §5): lists the pods bound to this node with the
+// kubeconfig's credentials. Errors are typed here once; nothing is retried here, the
+// drain loop polls until its timeout.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'undici';
+import { AgentError } from '../errors.js';
+import type { KubePort, PodView } from '../ports.js';
+import type { ExecConfig, KubeTarget } from './kubeconfig.js';
+
+export interface ExecResult {
+  /** null when the process was killed */
+  exitCode: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the exec credential plugin; rejects only when it cannot be started at all. */
+export type RunExec = (
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; timeoutMs: number },
+) => Promise<ExecResult>;
+
+export interface KubeClientDeps {
+  /** epoch ms, for exec credential expiry */
+  now?: () => number;
+  runExec?: RunExec;
+  /** deadline of one API request, connect to last byte */
+  timeoutMs?: number;
+  /** deadline of one exec plugin run */
+  execTimeoutMs?: number;
+}
+
+export interface KubeClient extends KubePort {
+  /** Closes pooled connections. */
+  close(): Promise<void>;
+}
+
+// An API server that has not answered a list in 5 s is as good as down for this poll; the
+// drain loop asks again.
+const DEFAULT_TIMEOUT_MS = 5_000;
+// `aws eks get-token` normally answers in about a second; allow for a slow STS.
+const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
+// Refresh an exec token this long before it expires, so that it does not expire in flight.
+const EXPIRY_MARGIN_MS = 30_000;
+// The plugin's stdout is a credential: cap what we buffer; its stderr is shown, one line.
+const MAX_EXEC_OUTPUT = 1024 * 1024;
+
+// Certificate verification failures: retrying will not make the server trusted.
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export const runExecFile: RunExec = (command, args, { env, timeoutMs }) =>
+  new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
+        // A string code is a spawn failure (ENOENT, EACCES); a number is the exit status.
+        if (failure && typeof failure.code === 'string' && failure.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+          reject(failure);
+          return;
+        }
+        resolve({
+          exitCode: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
+          timedOut: failure?.killed === true,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
+
+interface Credential {
+  token?: string;
+  cert?: string;
+  key?: string;
+  /** epoch ms */
+  expiresAt?: number;
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** ExecCredential → credential; messages never quote stdout, which holds the secret. */
+function parseExecCredential(stdout: string, exec: ExecConfig): Credential | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    return 'printed something that is not ExecCredential JSON';
+  }
+  if (!isObject(parsed) || parsed.kind !== 'ExecCredential') return 'printed JSON that is not an ExecCredential';
+  if (parsed.apiVersion !== exec.apiVersion) {
+    return `answered with apiVersion ${JSON.stringify(String(parsed.apiVersion))}, expected ${exec.apiVersion}`;
+  }
+  const status = parsed.status;
+  if (!isObject(status)) return 'printed an ExecCredential without status';
+  const credential: Credential = {};
+  if (typeof status.token === 'string' && status.token !== '') credential.token = status.token;
+  if (typeof status.clientCertificateData === 'string' && typeof status.clientKeyData === 'string') {
+    credential.cert = status.clientCertificateData;
+    credential.key = status.clientKeyData;
+  }
+  if (credential.token === undefined && credential.cert === undefined) {
+    return 'printed an ExecCredential with neither status.token nor status.clientCertificateData and clientKeyData';
+  }
+  if (status.expirationTimestamp !== undefined && status.expirationTimestamp !== null) {
+    const at = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : NaN;
+    if (Number.isNaN(at)) return 'printed an ExecCredential whose status.expirationTimestamp is not an RFC 3339 time';
+    credential.expiresAt = at;
+  }
+  return credential;
+}
+
+function podView(item: unknown): PodView | undefined {
+  if (!isObject(item) || !isObject(item.metadata)) return undefined;
+  const { name, namespace, ownerReferences, annotations } = item.metadata;
+  if (typeof name !== 'string' || typeof namespace !== 'string') return undefined;
+  if (ownerReferences !== undefined && !Array.isArray(ownerReferences)) return undefined;
+  const phase = isObject(item.status) && typeof item.status.phase === 'string' ? item.status.phase : 'Unknown';
+  return {
+    namespace,
+    name,
+    // A pod without a phase yet is not known to be finished: 'Unknown' keeps it workload.
+    phase,
+    ownerKinds: (ownerReferences ?? []).flatMap((ref: unknown) => (isObject(ref) && typeof ref.kind === 'string' ? [ref.kind] : [])),
+    mirror: isObject(annotations) && 'kubernetes.io/config.mirror' in annotations,
+  };
+}
+
+/** The message of a Kubernetes Status body, if that is what came back. */
+function statusMessage(text: string): string {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isObject(parsed) && typeof parsed.message === 'string') return `: ${parsed.message.slice(0, 300)}`;
+  } catch {
+    // not a Status: the status code says enough
+  }
+  return '';
+}
+
+export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}): KubeClient {
+  const now = deps.now ?? Date.now;
+  const runExec = deps.runExec ?? runExecFile;
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const execTimeoutMs = deps.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  const base = target.server.replace(/\/+$/, '');
+  const where = `kubernetes API ${base}`;
+
+  // One pooled agent per client certificate; an exec plugin may hand out a new one.
+  let pool: { cert: string | undefined; agent: Agent } | undefined;
+  const agentFor = (cert: string | undefined, key: string | undefined): Agent => {
+    if (pool && pool.cert === cert) return pool.agent;
+    void pool?.agent.close();
+    const agent = new Agent({
+      connect: {
+        timeout: timeoutMs,
+        rejectUnauthorized: !target.insecureSkipTlsVerify,
+        ...(target.ca !== undefined ? { ca: target.ca } : {}),
+        ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+      },
+    });
+    pool = { cert, agent };
+    return agent;
+  };
+
+  let execCached: Credential | undefined;
+  let execRunning: Promise<Credential> | undefined;
+
+  const runPlugin = async (exec: ExecConfig): Promise<Credential> => {
+    const fail = (what: string, cause?: unknown): AgentError =>
+      new AgentError('auth', 'kube.exec', `kubeconfig exec plugin ${exec.command}: ${what}`, { cause });
+    // As kubectl does: the plugin learns the API version wanted, and that nobody can answer
+    // a prompt.
+    const info = {
+      apiVersion: exec.apiVersion,
+      kind: 'ExecCredential',
+      spec: {
+        interactive: false,
+        ...(exec.provideClusterInfo
+          ? {
+              cluster: {
+                server: target.server,
+                'insecure-skip-tls-verify': target.insecureSkipTlsVerify,
+                ...(target.ca !== undefined ? { 'certificate-authority-data': Buffer.from(target.ca).toString('base64') } : {}),
+              },
+            }
+          : {}),
+      },
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
+    for (const { name, value } of exec.env) env[name] = value;
+    let result: ExecResult;
+    try {
+      result = await runExec(exec.command, exec.args, { env, timeoutMs: execTimeoutMs });
+    } catch (error) {
+      throw fail(`could not start (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+    if (result.timedOut) throw fail(`no answer within ${execTimeoutMs} ms`);
+    if (result.exitCode !== 0) {
+      const line = result.stderr.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300);
+      throw fail(`exited with ${result.exitCode === null ? 'a signal' : `code ${result.exitCode}`}${line ? `: ${line}` : ''}`);
+    }
+    const credential = parseExecCredential(result.stdout, exec);
+    if (typeof credential === 'string') throw fail(credential);
+    return credential;
+  };
+
+  const execCredential = async (exec: ExecConfig, refresh: boolean): Promise<Credential> => {
+    const fresh = execCached && (execCached.expiresAt === undefined || now() < execCached.expiresAt - EXPIRY_MARGIN_MS);
+    if (fresh && !refresh) return execCached!;
+    execCached = undefined;
+    // Concurrent callers share one plugin run.
+    execRunning ??= runPlugin(exec).finally(() => {
+      execRunning = undefined;
+    });
+    execCached = await execRunning;
+    return execCached;
+  };
+
+  /** client-go's order: a token set in the kubeconfig wins over the exec plugin. */
+  const credential = async (refresh: boolean): Promise<Credential> => {
+    const fixed = { cert: target.clientCert, key: target.clientKey };
+    if (target.token !== undefined) return { ...fixed, token: target.token };
+    if (target.tokenFile !== undefined) {
+      try {
+        return { ...fixed, token: (await readFile(target.tokenFile, 'utf8')).trim() };
+      } catch (error) {
+        throw new AgentError(
+          'auth',
+          'kube.token-file',
+          `kubeconfig tokenFile ${target.tokenFile}: expected a readable file, got ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        );
+      }
+    }
+    if (target.exec !== undefined) {
+      const fromExec = await execCredential(target.exec, refresh);
+      return fromExec.cert !== undefined ? fromExec : { ...fixed, ...fromExec };
+    }
+    return fixed;
+  };
+
+  const send = async (path: string, what: string, auth: Credential, signal?: AbortSignal): Promise<{ status: number; text: string }> => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await request(`${base}${path}`, {
+        method: 'GET',
+        headers: {
+          accept: 'application/json',
+          'user-agent': 'eip-agent',
+          ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
+        },
+        dispatcher: agentFor(auth.cert, auth.key),
+        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+      });
+      // Read the body on every path: an unread body holds the socket.
+      return { status: response.statusCode, text: await response.body.text() };
+    } catch (error) {
+      // The caller's cancellation is not a fault of the API server: pass it on as is.
+      if (signal?.aborted) throw signal.reason;
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (deadline.aborted || code.endsWith('_TIMEOUT')) {
+        throw new AgentError('transient', 'kube.timeout', `${where}: ${what}: no answer within ${timeoutMs} ms`, { cause: error });
+      }
+      if (TLS_TRUST_CODES.has(code)) {
+        throw new AgentError('auth', 'kube.tls', `${where}: ${what}: server certificate not trusted (${code})`, { cause: error });
+      }
+      throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${code || (error as Error).message}`, { cause: error });
+    }
+  };
+
+  const get = async (path: string, what: string, signal?: AbortSignal): Promise<unknown> => {
+    let answer = await send(path, what, await credential(false), signal);
+    // An exec token can be revoked before its stated expiry: ask the plugin once more.
+    const usesExec = target.exec !== undefined && target.token === undefined && target.tokenFile === undefined;
+    if (answer.status === 401 && usesExec) answer = await send(path, what, await credential(true), signal);
+    const { status, text } = answer;
+    if (status === 200) {
+      try {
+        return JSON.parse(text);
+      } catch (error) {
+        throw new AgentError('transient', 'kube.malformed', `${where}: ${what}: answer is not JSON`, { cause: error });
+      }
+    }
+    const message = `${where}: ${what}: HTTP ${status}${statusMessage(text)}`;
+    if (status === 401) throw new AgentError('auth', 'kube.unauthorized', message);
+    if (status === 403) throw new AgentError('auth', 'kube.forbidden', message);
+    if (status === 429) throw new AgentError('throttled', 'kube.throttled', message);
+    if (status >= 500) throw new AgentError('transient', 'kube.unavailable', message);
+    throw new AgentError('rejected', 'kube.rejected', message);
+  };
+
+  return {
+    async listPodsOnNode(nodeName, signal) {
+      const what = `list pods on node ${nodeName}`;
+      // Exactly this selector: the Node authorizer lets a node list nothing else.
+      const list = await get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`, what, signal);
+      const items = isObject(list) && list.kind === 'PodList' && Array.isArray(list.items) ? list.items : undefined;
+      const pods = items?.map(podView);
+      if (!pods || pods.includes(undefined)) {
+        throw new AgentError('transient', 'kube.malformed', `${where}: ${what}: answer is not a PodList`);
+      }
+      return pods as PodView[];
+    },
+    async close() {
+      await pool?.agent.close();
+    },
+  };
+}

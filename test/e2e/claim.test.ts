@@ -1,0 +1,196 @@
+// The first half of the agent's life, end to end: the built bundle as its own process
+// against the simulated AWS over real HTTP.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Sim } from '../sim/sim.js';
+import { runToEnd } from '../helpers/agent.js';
+import { associateCalls, startAgent } from '../helpers/fleet.js';
+
+const POOL = { color: 'orange' };
+
+describe('claim', () => {
+  let sim: Sim;
+  before(async () => {
+    sim = await Sim.start({ pool: 0 });
+  });
+  after(() => sim.close());
+
+  test('a single node claims, is live, and opens the gate with 3 EC2 calls', async () => {
+    sim.world.addPool(3, POOL);
+    const node = await sim.addNode();
+    const { agent, get, listen } = await startAgent(sim, node);
+    try {
+      const ready = await agent.waitFor('ready');
+      const held = sim.world.addressOn(node.instance.enis[0]!.networkInterfaceId, node.instance.enis[0]!.privateIps[0]!);
+      assert.ok(held, 'an address is associated to the interface');
+      assert.equal(ready['publicIp'], held.publicIp);
+      assert.equal(held.tags['color'], 'orange');
+      // Uncontended: list, associate, verify.
+      assert.deepEqual(
+        sim.ec2.calls.filter((c) => c.caller === node.instance.instanceId).map((c) => `${c.action}:${c.outcome}`),
+        ['DescribeAddresses:ok', 'AssociateAddress:ok', 'DescribeAddresses:ok'],
+      );
+      const association = sim.ec2.calls.find((c) => c.action === 'AssociateAddress')!;
+      assert.equal(association.params['AllowReassociation'] ?? 'false', 'false', 'G1');
+      assert.equal(association.params['NetworkInterfaceId'], node.instance.enis[0]!.networkInterfaceId);
+
+      const readyz = await get('/readyz');
+      assert.equal(readyz.status, 200);
+      assert.equal(readyz.json().phase, 'ready');
+      const status = (await get('/status')).json();
+      assert.equal(status.phase, 'ready');
+      assert.equal(status.instanceId, node.instance.instanceId);
+      assert.equal(status.publicIp, held.publicIp);
+      assert.equal(status.associationId, held.association!.associationId);
+      assert.deepEqual(status.pool, { tagKey: 'color', tagValue: 'orange', size: 3, free: 3 });
+      assert.equal(status.attempts, 1);
+      const metrics = (await get('/metrics')).body;
+      assert.match(metrics, /eip_agent_ec2_calls_total\{action="AssociateAddress",outcome="ok"\} 1/);
+      assert.match(metrics, /eip_agent_phase\{phase="ready"\} 1/);
+      assert.match(metrics, /eip_agent_seconds_to_ready \d/);
+
+      const wait = await runToEnd(['wait', '--health-listen', listen, '--timeout', '5'], {});
+      assert.equal(wait.code, 0);
+      const printed = await runToEnd(['status', '--health-listen', listen], {});
+      assert.equal(printed.code, 0);
+      assert.equal(JSON.parse(printed.stdout).publicIp, held.publicIp);
+      const table = await runToEnd(['status', '--health-listen', listen, '--format', 'text'], {});
+      assert.match(table.stdout, /^phase\s+ready$/m);
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
+  test('a restart resumes the address with zero AssociateAddress (G3)', async () => {
+    sim.world.addPool(2, POOL);
+    const node = await sim.addNode();
+    const first = await startAgent(sim, node);
+    const claimed = await first.agent.waitFor('ready');
+    await first.agent.stop('SIGKILL');
+    assert.equal(associateCalls(sim, node), 1);
+
+    const second = await startAgent(sim, node);
+    try {
+      const resumed = await second.agent.waitFor('ready');
+      assert.equal(resumed['publicIp'], claimed['publicIp']);
+      assert.ok(second.agent.events.some((e) => e.event === 'claim.resumed'));
+      assert.equal(associateCalls(sim, node), 1, 'no second AssociateAddress');
+      assert.equal(sim.world.holdings(POOL).get(`${node.instance.enis[0]!.networkInterfaceId}/${node.instance.enis[0]!.privateIps[0]}`)?.length, 1);
+    } finally {
+      await second.agent.stop('SIGKILL');
+    }
+  });
+
+  test('exhausted pool: waits visibly, then takes an address freed by hand', async () => {
+    const local = await Sim.start({ pool: 1, tags: POOL });
+    try {
+      const address = [...local.world.addresses.values()][0]!;
+      const foreign = local.world.associateForeign(address.allocationId);
+      const node = await local.addNode();
+      const { agent, get, listen } = await startAgent(local, node);
+      try {
+        await agent.waitFor('pool.exhausted');
+        const readyz = await get('/readyz');
+        assert.equal(readyz.status, 503);
+        assert.equal(readyz.json().ready, false);
+        assert.equal(readyz.json().reason, 'pool color=orange: 0 of 1 free');
+        const wait = await runToEnd(['wait', '--health-listen', listen, '--timeout', '1'], {});
+        assert.equal(wait.code, 1, 'the gate stays shut');
+        assert.match(wait.stderr, /not ready after 1s: claiming: pool color=orange: 0 of 1 free/);
+
+        local.world.disassociate(foreign.associationId);
+        const ready = await agent.waitFor('ready');
+        assert.equal(ready['publicIp'], address.publicIp);
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('lost races move on to the next candidate without re-listing', async () => {
+    const local = await Sim.start({ pool: 4, tags: POOL });
+    try {
+      local.ec2.faults.raceNext = 2;
+      const node = await local.addNode();
+      const { agent, get } = await startAgent(local, node);
+      try {
+        await agent.waitFor('ready');
+        const status = (await get('/status')).json();
+        assert.equal(status.conflicts, 2);
+        assert.equal(status.attempts, 3);
+        assert.equal(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }), 2, 'one listing + one verification');
+        assert.match((await get('/metrics')).body, /eip_agent_claim_conflicts_total 2/);
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('throttling, 5xx and stale reads: the claim still completes', async () => {
+    const local = await Sim.start({ pool: 3, tags: POOL });
+    try {
+      local.ec2.script('AssociateAddress', { error: 'RequestLimitExceeded' });
+      local.ec2.script('DescribeAddresses', { error: 'InternalError' });
+      local.ec2.faults.staleReadMs = 1500;
+      const node = await local.addNode();
+      const { agent, get } = await startAgent(local, node);
+      try {
+        const ready = await agent.waitFor('ready', undefined, 30_000);
+        const held = local.world.addressOn(node.instance.enis[0]!.networkInterfaceId, node.instance.enis[0]!.privateIps[0]!);
+        assert.equal(held?.publicIp, ready['publicIp']);
+        const metrics = (await get('/metrics')).body;
+        assert.match(metrics, /outcome="RequestLimitExceeded"\} 1/);
+        assert.match(metrics, /outcome="InternalError"\} 1/);
+        assert.match(metrics, /eip_agent_throttled_total 1/);
+        assert.ok(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }) >= 3, 'verification re-read the stale answer');
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('G2a: a foreign Elastic IP on the target private IP is reported, never replaced', async () => {
+    const local = await Sim.start({ pool: 2, tags: POOL });
+    try {
+      const node = await local.addNode();
+      const eni = node.instance.enis[0]!;
+      const outsider = local.world.addAddress({ team: 'payments' });
+      local.world.associate({ allocationId: outsider.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! });
+      const { agent, get } = await startAgent(local, node);
+      try {
+        await agent.waitFor('claim.foreign-eip');
+        const readyz = (await get('/readyz')).json();
+        assert.equal(readyz.ready, false);
+        assert.match(readyz.reason, new RegExp(`${outsider.publicIp.replaceAll('.', '\\.')} .* refusing to replace it`));
+        assert.equal(associateCalls(local, node), 0);
+        assert.equal(local.world.addressOn(eni.networkInterfaceId, eni.privateIps[0]!)?.allocationId, outsider.allocationId);
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('an auto-assigned public IP on the target is replaced (it is not an Elastic IP)', async () => {
+    const local = await Sim.start({ pool: 1, tags: POOL });
+    try {
+      const node = await local.addNode({ autoPublicIp: true });
+      const { agent } = await startAgent(local, node);
+      try {
+        const ready = await agent.waitFor('ready');
+        assert.equal(ready['publicIp'], [...local.world.addresses.values()][0]!.publicIp);
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await local.close();
+    }
+  });
+});

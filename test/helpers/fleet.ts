@@ -1,0 +1,46 @@
+// Starting real agent processes against a simulated world, and reading them back.
+import { request } from 'undici';
+import { freePort, type Sim, type SimNode } from '../sim/sim.js';
+import { runBundle, type AgentProcess } from './agent.js';
+
+export interface Started {
+  agent: AgentProcess;
+  port: number;
+  listen: string;
+  get(path: string): Promise<{ status: number; body: string; json: () => any }>;
+}
+
+/** Flags that keep the tests quick: short re-list interval and drain polling. */
+export const FAST = ['--relist-interval', '0.2'];
+
+export async function startAgent(sim: Sim, node: SimNode, args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen, ...FAST, ...args], {
+    ...sim.env(node),
+    ...env,
+  });
+  return {
+    agent,
+    port,
+    listen,
+    get: async (path) => {
+      const res = await request(`http://${listen}${path}`);
+      const body = await res.body.text();
+      return { status: res.statusCode, body, json: () => JSON.parse(body) };
+    },
+  };
+}
+
+export function associateCalls(sim: Sim, node: SimNode): number {
+  return sim.ec2.count({ action: 'AssociateAddress', caller: node.instance.instanceId });
+}
+
+/** Polls a condition every 50 ms until it holds, or fails after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
