@@ -42,8 +42,9 @@ export interface DaemonDeps {
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
 const RELEASE_BUDGET_MS = 120_000;
-// IMDS is local and always there on EC2: failing to reach it for this long is a fault.
-const IDENTITY_BUDGET_MS = 10_000;
+// IMDS is local and always there on EC2, but a host busy booting may answer slowly:
+// failing to reach it for this long is a fault worth exiting on (systemd restarts us).
+const IDENTITY_BUDGET_MS = 20_000;
 
 export async function runDaemon(deps: DaemonDeps): Promise<number> {
   const { config, log, clock } = deps;

@@ -46,11 +46,6 @@ export interface Ec2PortOptions {
   onCall?: (record: Ec2CallRecord) => void;
 }
 
-/** The SDK turns `<instanceId/>` into ""; an empty field means the field is absent. */
-function present(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
-}
-
 /** EC2 filter values treat `*` and `?` as wildcards; `\` escapes them (G2: a tag value is literal). */
 function literal(value: string): string {
   return value.replace(/[\\*?]/g, '\\$&');
@@ -60,26 +55,23 @@ function malformed(action: string, what: string): AgentError {
   return new AgentError('transient', 'ec2.malformed', `EC2 ${action}: the answer lacks ${what}`);
 }
 
+// The SDK turns `<instanceId/>` into "": an empty field is an absent one, hence the
+// truthiness tests below.
 function toView(address: Address): AddressView {
-  const allocationId = present(address.AllocationId);
-  const publicIp = present(address.PublicIp);
+  const { AllocationId: allocationId, PublicIp: publicIp } = address;
   if (!allocationId) throw malformed('DescribeAddresses', 'allocationId on an address');
   if (!publicIp) throw malformed('DescribeAddresses', `publicIp on address ${allocationId}`);
   const tags: Record<string, string> = {};
   for (const tag of address.Tags ?? []) {
     if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
   }
-  const associationId = present(address.AssociationId);
-  const networkInterfaceId = present(address.NetworkInterfaceId);
-  const privateIp = present(address.PrivateIpAddress);
-  const instanceId = present(address.InstanceId);
   return {
     allocationId,
     publicIp,
-    ...(associationId ? { associationId } : {}),
-    ...(networkInterfaceId ? { networkInterfaceId } : {}),
-    ...(privateIp ? { privateIp } : {}),
-    ...(instanceId ? { instanceId } : {}),
+    ...(address.AssociationId ? { associationId: address.AssociationId } : {}),
+    ...(address.NetworkInterfaceId ? { networkInterfaceId: address.NetworkInterfaceId } : {}),
+    ...(address.PrivateIpAddress ? { privateIp: address.PrivateIpAddress } : {}),
+    ...(address.InstanceId ? { instanceId: address.InstanceId } : {}),
     tags,
   };
 }
@@ -154,9 +146,8 @@ export function createEc2Port({ client, onCall }: Ec2PortOptions): Ec2Port {
       });
       command.middlewareStack.add(recorder('AssociateAddress'), recordTo);
       const output = await run('AssociateAddress', () => client.send(command));
-      const associationId = present(output.AssociationId);
-      if (!associationId) throw malformed('AssociateAddress', 'associationId');
-      return associationId;
+      if (!output.AssociationId) throw malformed('AssociateAddress', 'associationId');
+      return output.AssociationId;
     },
 
     async disassociate(associationId) {

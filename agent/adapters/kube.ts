@@ -16,7 +16,7 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** Runs the exec credential plugin; rejects only when it cannot be started at all. */
+/** Runs the exec credential plugin; rejects only when it cannot be run to its end. */
 export type RunExec = (
   command: string,
   args: string[],
@@ -59,7 +59,7 @@ const TLS_TRUST_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-export const runExecFile: RunExec = (command, args, { env, timeoutMs }) =>
+const runExecFile: RunExec = (command, args, { env, timeoutMs }) =>
   new Promise((resolve, reject) => {
     execFile(
       command,
@@ -67,8 +67,9 @@ export const runExecFile: RunExec = (command, args, { env, timeoutMs }) =>
       { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' },
       (error, stdout, stderr) => {
         const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
-        // A string code is a spawn failure (ENOENT, EACCES); a number is the exit status.
-        if (failure && typeof failure.code === 'string' && failure.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+        // A string code is a failure to run it (ENOENT, EACCES, too much output); a number
+        // is the plugin's own exit status.
+        if (failure && typeof failure.code === 'string') {
           reject(failure);
           return;
         }
@@ -207,7 +208,7 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
     try {
       result = await runExec(exec.command, exec.args, { env, timeoutMs: execTimeoutMs });
     } catch (error) {
-      throw fail(`could not start (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      throw fail(`could not run (${(error as NodeJS.ErrnoException).code ?? String(error)})`, error);
     }
     if (result.timedOut) throw fail(`no answer within ${execTimeoutMs} ms`);
     if (result.exitCode !== 0) {

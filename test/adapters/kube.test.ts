@@ -238,7 +238,7 @@ describe('kube client against the kube sim', () => {
     const { client } = await clientFor({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: '/nonexistent/aws-iam-authenticator' } });
     await assert.rejects(client.listPodsOnNode(NODE), (error: unknown) => {
       assertAgentError('auth', 'kube.exec')(error);
-      assert.equal((error as Error).message, 'kubeconfig exec plugin /nonexistent/aws-iam-authenticator: could not start (ENOENT)');
+      assert.equal((error as Error).message, 'kubeconfig exec plugin /nonexistent/aws-iam-authenticator: could not run (ENOENT)');
       return true;
     });
   });
@@ -273,19 +273,6 @@ describe('kube client against the kube sim', () => {
         assert.equal((await client.listPodsOnNode(NODE)).length, 4);
       });
     }
-
-    it('consumes error bodies: a run of failures reuses the same connections', async () => {
-      const { client } = await clientFor({ token: 'node-token' });
-      const before = sim.connections;
-      for (const status of [500, 503, 429, 400, 404, 500, 503, 500]) {
-        sim.faults.failNext(1, status);
-        await assert.rejects(client.listPodsOnNode(NODE), AgentError);
-      }
-      await assert.rejects(clientFor({ token: 'no-such-token' }).then(({ client: c }) => c.listPodsOnNode(NODE)), AgentError);
-      assert.equal((await client.listPodsOnNode(NODE)).length, 4);
-      // undici opens a second connection for the second request; never more with bodies read.
-      assert.ok(sim.connections - before <= 3, `${sim.connections - before} connections`);
-    });
 
     it('a body that is not JSON → transient kube.malformed', async () => {
       const { client } = await clientFor({ token: 'node-token' });

@@ -202,6 +202,7 @@ describe('loadKubeconfig', () => {
     ['missing server', config({ server: undefined }), 'clusters[0].cluster.server', /expected an https:\/\/ URL, got nothing/],
     ['server not a URL', config({ server: 'api.example:6443' }), 'clusters[0].cluster.server', /expected an https:\/\/ URL, got "api.example:6443"/],
     ['bad base64', config({ 'certificate-authority-data': 'not base64!' }), 'clusters[0].cluster.certificate-authority-data', /expected base64 data/],
+    ['unpadded base64 (Go rejects it)', config({ 'certificate-authority-data': b64(CA).replace(/=+$/, '') }), 'clusters[0].cluster.certificate-authority-data', /expected base64 data/],
     ['CA data that is not PEM', config({ 'certificate-authority-data': b64('hello') }), 'clusters[0].cluster.certificate-authority-data', /expected a PEM certificate/],
     ['CA file missing', config({ 'certificate-authority': 'ca.crt' }), 'clusters[0].cluster.certificate-authority', /expected a readable file, got ".*case-\d+\/ca\.crt" \(ENOENT\)/],
     ['CA file not PEM', config({ 'certificate-authority': '../not-pem' }), 'clusters[0].cluster.certificate-authority', /expected a PEM certificate/],

@@ -190,6 +190,7 @@ function describeInstances({ world, params }: ActionContext): string {
   }
   let instances = [...world.instances.values()];
   if (ids.length > 0) instances = instances.filter((i) => ids.includes(i.instanceId));
+  // Simulated instances carry no tags: a tag filter is valid and matches none of them.
   instances = applyFilters(instances, filtersOf(params), INSTANCE_FILTERS, () => ({}));
   return itemSet(
     'reservationSet',

@@ -9,7 +9,7 @@ import {
   DescribeNetworkInterfacesCommand,
   DisassociateAddressCommand,
 } from '@aws-sdk/client-ec2';
-import type { Filter } from '@aws-sdk/client-ec2';
+import type { AssociateAddressCommandInput, Filter } from '@aws-sdk/client-ec2';
 import { ACCOUNT_ID } from './world.js';
 import { ec2Fixture, rejectsWith, signedPost } from './ec2-testkit.js';
 
@@ -152,7 +152,7 @@ test('AssociateAddress and DisassociateAddress error codes', async (t) => {
   const [address] = world.addPool(1, {});
   const eni = instance.enis[0]!;
   const c = client();
-  const send = (input: ConstructorParameters<typeof AssociateAddressCommand>[0]) => c.send(new AssociateAddressCommand(input));
+  const send = (input: AssociateAddressCommandInput) => c.send(new AssociateAddressCommand(input));
   await rejectsWith(send({ AllocationId: 'eipalloc-0000', NetworkInterfaceId: eni.networkInterfaceId }), 'InvalidAllocationID.NotFound', 400);
   await rejectsWith(send({ AllocationId: address!.allocationId, NetworkInterfaceId: 'eni-0000' }), 'InvalidNetworkInterfaceID.NotFound', 400);
   await rejectsWith(send({ AllocationId: address!.allocationId, InstanceId: 'i-0000' }), 'InvalidInstanceID.NotFound', 400);

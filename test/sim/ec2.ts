@@ -68,7 +68,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function isErrorFault(fault: ScriptedFault | ErrorFault | 'hang' | 'reset'): fault is ErrorFault {
+function isErrorFault(fault: ScriptedFault): fault is ErrorFault {
   return typeof fault === 'object' && 'error' in fault;
 }
 

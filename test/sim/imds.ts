@@ -20,7 +20,7 @@ export interface ImdsSimOptions {
 export interface ImdsRequestRecord {
   method: string;
   path: string;
-  /** 0 when no answer was given (hang, down) */
+  /** 0 while unanswered (a hanging request); refused connections are not logged */
   status: number;
 }
 

@@ -47,8 +47,6 @@ export interface KubeSim {
   /** a client certificate the server accepts for this user (tls only) */
   issueClientCert(username: string, groups?: string[]): Promise<KeyPair>;
   requests: KubeRequest[];
-  /** TCP connections accepted so far: shows whether clients reuse them */
-  readonly connections: number;
   faults: KubeFaults;
   close(): Promise<void>;
 }
@@ -100,7 +98,7 @@ interface Requirement {
 }
 
 /** Parses `a=b,c==d,e!=f` as apimachinery's fields.ParseSelector does. */
-export function parseFieldSelector(selector: string): Requirement[] {
+function parseFieldSelector(selector: string): Requirement[] {
   if (selector === '') return [];
   return selector.split(',').map((term) => {
     const match = /^([^=!]+)(==|=|!=)(.*)$/.exec(term.trim());
@@ -294,10 +292,6 @@ export async function startKube(world: World, options: { tls?: boolean } = {}): 
         listener,
       )
     : createHttpServer(listener);
-  let connections = 0;
-  server.on('connection', () => {
-    connections += 1;
-  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
@@ -313,9 +307,6 @@ export async function startKube(world: World, options: { tls?: boolean } = {}): 
       return pki.issueClient(username, groups);
     },
     requests,
-    get connections() {
-      return connections;
-    },
     faults,
     close: () =>
       new Promise<void>((resolve, reject) => {
