@@ -32,6 +32,7 @@ export interface RunConfig extends ClientConfig {
   kubeconfig: string;
   nodeName: string | undefined;
   log: { format: LogFormat; level: LogLevel };
+  lockFile: string;
   imdsEndpoint: string;
   /** systemd's INVOCATION_ID: set when systemd runs us (G5a) */
   underSystemd: boolean;
@@ -168,6 +169,7 @@ export function runConfig({ values: raw, sources }: Flags, env: Env): Result<Run
       nodeName: (raw['node-name'] as string | undefined) || undefined,
       health: Object.freeze(listen as ListenAddress),
       log: Object.freeze({ format: raw['log-format'] as LogFormat, level: raw['log-level'] as LogLevel }),
+      lockFile: raw['lock-file'] as string,
       imdsEndpoint,
       underSystemd: Boolean(env['INVOCATION_ID']),
       notifySocket: env['NOTIFY_SOCKET'] || undefined,

@@ -33,6 +33,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'drain-timeout', type: 'number', default: 300, describe: 'seconds to wait for workload pods to leave before releasing anyway', commands: DAEMON },
   { name: 'kubeconfig', type: 'string', describe: 'kubeconfig for the drain check (default: KUBECONFIG, else /var/lib/kubelet/kubeconfig)', commands: DAEMON },
   { name: 'node-name', type: 'string', describe: "this node's name in Kubernetes (default: IMDS local-hostname)", commands: DAEMON },
+  { name: 'lock-file', type: 'string', default: '/run/eip-agent/eip-agent.pid', describe: 'pid file that keeps a second agent from running on this node', commands: DAEMON },
   { name: 'health-listen', type: 'string', default: '127.0.0.1:8099', describe: 'address of the local health endpoint (host:port)', commands: CLIENTS },
   { name: 'log-format', type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'json (one object a line) or text', commands: DAEMON },
   { name: 'log-level', type: 'string', default: 'info', choices: LOG_LEVELS, describe: 'debug, info, warn or error', commands: DAEMON },

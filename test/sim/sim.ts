@@ -73,6 +73,8 @@ export class Sim {
       AWS_SHARED_CREDENTIALS_FILE: join(this.dir, 'no-aws-credentials'),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       KUBECONFIG: node.kubeconfig,
+      // Each simulated instance is its own host: its own /run.
+      EIP_AGENT_LOCK_FILE: join(this.dir, node.instance.instanceId, 'eip-agent.pid'),
     };
   }
 
