@@ -166,8 +166,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       log.info('restart.keep', { detail: termination.detail, allocationId: claimed?.allocationId, publicIp: claimed?.publicIp });
       return 0;
     }
-    const budget = AbortSignal.timeout(RELEASE_BUDGET_MS);
-    const held = claimed ?? (ec2 && target ? await heldNow(ec2, target, budget) : undefined);
+    const held = claimed ?? (ec2 && target ? await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS)) : undefined);
     state.move('draining', 'waiting for workload pods to leave');
     const drainStart = clock.now();
     const outcome = await drainWait(
@@ -180,6 +179,8 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       log.info('release.skipped', { reason: 'no pool address held', drain: outcome });
       state.move('released', 'nothing to release');
     } else {
+      // The release's own budget starts after the drain wait, which may take --drain-timeout.
+      const budget = AbortSignal.timeout(RELEASE_BUDGET_MS);
       state.move('releasing', `disassociating ${held.publicIp}`);
       log.info('release.start', { ...held, drain: outcome });
       const result = await releaseAddress({ ec2, log, sleep: deps.sleep, retry }, held, target, budget);

@@ -18,7 +18,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-const isLoopback = (address: string | undefined) =>
+export const isLoopback = (address: string | undefined): boolean =>
   address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {

@@ -4,9 +4,11 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { clientConfig, readFlags, runConfig, type Env, type Result } from './config.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
+import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
 import { runDaemon } from './daemon.js';
 import { isAgentError, errorMessage } from './errors.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
+import { acquireLock } from './lock.js';
 import { createLogger } from './log.js';
 import { sleep, systemClock } from './time.js';
 import { productionDeps } from './wire.js';
@@ -40,7 +42,12 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'run': {
       const config = valid(runConfig(flags, env));
       const log = createLogger(config.log);
-      return runDaemon(await productionDeps(config, log));
+      const lock = acquireLock(config.lockFile);
+      try {
+        return await runDaemon(await productionDeps(config, log));
+      } finally {
+        lock.release();
+      }
     }
     case 'wait':
       return waitCommand(valid(clientConfig(flags)), flags.values['timeout'] as number, { ...out, clock: systemClock, sleep });
@@ -48,18 +55,27 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       return statusCommand(valid(clientConfig(flags)), flags.values['format'] as string, out);
     case 'release':
       return releaseCommand(valid(clientConfig(flags)), flags.values['force'] as boolean, out);
+    case 'install':
+      // The same checks as `run`: bad flags fail now, not at the next boot (G6).
+      valid(runConfig(flags, env));
+      return installCommand(flags, { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
+    case 'uninstall':
+      return uninstallCommand(flags, { ...out, systemctl: runSystemctl });
     default:
       throw new UsageError(`eip-agent ${command}: not available in this build`);
   }
 }
 
 async function main(): Promise<number> {
+  // The SDK prints a multi-line Node-version notice to stderr on Node 20, which would break
+  // the one-JSON-object-a-line log; the supported runtime is the bundled Node 22 anyway.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   let chosen: { command: CommandName; argv: Record<string, unknown> } | undefined;
   const cli = yargs(hideBin(process.argv))
     .scriptName('eip-agent')
     .usage('$0 <command> [flags]\n\nGives this Kubernetes node a static public IP from a tagged Elastic IP pool.')
     .strict()
-    .demandCommand(1, 'eip-agent: expected a command (run, wait, status, release)')
+    .demandCommand(1, 'eip-agent: expected a command (run, wait, status, release, install, uninstall)')
     .fail((message, error) => {
       throw error ?? new UsageError(`eip-agent: ${message}`);
     })
@@ -70,6 +86,8 @@ async function main(): Promise<number> {
     ['wait', 'the gate: wait until the daemon is ready (exit 0), or time out (exit 1)'],
     ['status', "print the daemon's status"],
     ['release', 'ask the daemon to drain-wait and release now'],
+    ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
+    ['uninstall', 'remove what install wrote'],
   ];
   for (const [name, describe] of commands) {
     cli.command(name, describe, (y) => options(y, name), (argv) => {

@@ -1,9 +1,10 @@
-// Runs the built bundle (dist/eip-agent.cjs) as a separate process, as systemd would, and
-// reads its JSON log events.
+// Runs the built bundle (dist/eip-agent.cjs), or the self-contained executable
+// (dist/eip-agent), as a separate process, as systemd would, and reads its JSON log events.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const BUNDLE = resolve('dist/eip-agent.cjs');
+export const EXECUTABLE = resolve('dist/eip-agent');
 
 export interface LogLine {
   time: string;
@@ -23,8 +24,9 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function runBundle(args: string[], env: Record<string, string>): AgentProcess {
-  const proc = spawn(process.execPath, [BUNDLE, ...args], {
+/** `binary`: an executable to run instead of the bundle under this Node (e.g. EXECUTABLE). */
+export function runBundle(args: string[], env: Record<string, string>, binary?: string): AgentProcess {
+  const proc = spawn(binary ?? process.execPath, binary ? args : [BUNDLE, ...args], {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -100,8 +102,8 @@ export function runBundle(args: string[], env: Record<string, string>): AgentPro
 }
 
 /** Runs a short command of the bundle to its end. */
-export async function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const agent = runBundle(args, env);
+export async function runToEnd(args: string[], env: Record<string, string>, binary?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const agent = runBundle(args, env, binary);
   const { code } = await agent.exited;
   return { code, stdout: agent.stdout.join('\n'), stderr: [...agent.plain, ...agent.events.map((e) => JSON.stringify(e))].join('\n') };
 }

@@ -264,6 +264,8 @@ test('faults: failNext, latency, hang and down', async () => {
     sim.faults.down = true;
     await assert.rejects(put());
     sim.faults.down = false;
+    // Let undici see the reset sockets close before it picks one from its pool again.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal((await put()).status, 200);
   });
 });
