@@ -49,12 +49,12 @@ describe('claim', () => {
       assert.match(metrics, /eip_agent_phase\{phase="ready"\} 1/);
       assert.match(metrics, /eip_agent_seconds_to_ready \d/);
 
-      const wait = await runToEnd(['wait', '--health-listen', listen, '--timeout', '5'], {});
+      const wait = await runToEnd(['wait', '--health-listen', await listen(), '--timeout', '5'], {});
       assert.equal(wait.code, 0);
-      const printed = await runToEnd(['status', '--health-listen', listen], {});
+      const printed = await runToEnd(['status', '--health-listen', await listen()], {});
       assert.equal(printed.code, 0);
       assert.equal(JSON.parse(printed.stdout).publicIp, held.publicIp);
-      const table = await runToEnd(['status', '--health-listen', listen, '--format', 'text'], {});
+      const table = await runToEnd(['status', '--health-listen', await listen(), '--format', 'text'], {});
       assert.match(table.stdout, /^phase\s+ready$/m);
     } finally {
       await agent.stop('SIGKILL');
@@ -94,7 +94,7 @@ describe('claim', () => {
         assert.equal(readyz.status, 503);
         assert.equal(readyz.json().ready, false);
         assert.equal(readyz.json().reason, 'pool color=orange: 0 of 1 free');
-        const wait = await runToEnd(['wait', '--health-listen', listen, '--timeout', '1'], {});
+        const wait = await runToEnd(['wait', '--health-listen', await listen(), '--timeout', '1'], {});
         assert.equal(wait.code, 1, 'the gate stays shut');
         assert.match(wait.stderr, /not ready after 1s: claiming: pool color=orange: 0 of 1 free/);
 

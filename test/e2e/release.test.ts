@@ -192,7 +192,7 @@ describe('release', () => {
       assert.ok(waiter && !readyOnes.includes(waiter));
       const leaving = readyOnes[0]!;
       const released = Date.now();
-      const result = await runToEnd(['release', '--force', '--health-listen', leaving.listen], {});
+      const result = await runToEnd(['release', '--force', '--health-listen', await leaving.listen()], {});
       assert.equal(result.code, 0, result.stderr);
       assert.equal(JSON.parse(result.stdout).phase, 'released');
       const ready = await waiter!.agent.waitFor('ready');

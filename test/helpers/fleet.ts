@@ -1,12 +1,12 @@
 // Starting real agent processes against a simulated world, and reading them back.
 import { request } from 'undici';
-import { freePort, type Sim, type SimNode } from '../sim/sim.js';
+import type { Sim, SimNode } from '../sim/sim.js';
 import { runBundle, type AgentProcess } from './agent.js';
 
 export interface Started {
   agent: AgentProcess;
-  port: number;
-  listen: string;
+  /** the health endpoint's HOST:PORT, once the agent says where it listens */
+  listen(): Promise<string>;
   get(path: string): Promise<{ status: number; body: string; json: () => any }>;
 }
 
@@ -14,18 +14,17 @@ export interface Started {
 export const FAST = ['--relist-interval', '0.2'];
 
 export async function startAgent(sim: Sim, node: SimNode, args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
-  const port = await freePort();
-  const listen = `127.0.0.1:${port}`;
-  const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen, ...FAST, ...args], {
+  // Port 0: the agent binds a free port and logs it; picking one ahead would race other tests.
+  const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', '127.0.0.1:0', ...FAST, ...args], {
     ...sim.env(node),
     ...env,
   });
+  const listen = async () => String((await agent.waitFor('health.listening'))['listen']);
   return {
     agent,
-    port,
     listen,
     get: async (path) => {
-      const res = await request(`http://${listen}${path}`);
+      const res = await request(`http://${await listen()}${path}`);
       const body = await res.body.text();
       return { status: res.statusCode, body, json: () => JSON.parse(body) };
     },

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Sim, freePort } from '../sim/sim.js';
+import { Sim } from '../sim/sim.js';
 import { EXECUTABLE, runBundle, runToEnd } from '../helpers/agent.js';
 
 // build.mjs makes it for linux-x64 only; there it must exist.
@@ -32,9 +32,9 @@ describe('self-contained executable', { skip: UNSUPPORTED }, () => {
   test('claims an address against the simulator and opens the gate', async () => {
     const sim = await Sim.start({ pool: 2 });
     const node = await sim.addNode();
-    const listen = `127.0.0.1:${await freePort()}`;
-    const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], sim.env(node), copy);
+    const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', '127.0.0.1:0'], sim.env(node), copy);
     try {
+      const listen = String((await agent.waitFor('health.listening'))['listen']);
       const ready = await agent.waitFor('ready', undefined, 30_000);
       const eni = node.instance.enis[0]!;
       const held = sim.world.addressOn(eni.networkInterfaceId, eni.privateIps[0]!);

@@ -4,7 +4,7 @@
 // address, and the waiting node takes it.
 import { BUNDLE, runBundle, type AgentProcess, type LogLine } from '../helpers/agent.js';
 import { until } from '../helpers/fleet.js';
-import { Sim, freePort, type SimNode } from './sim.js';
+import { Sim, type SimNode } from './sim.js';
 
 const POOL = 3;
 const NODES = 4;
@@ -48,15 +48,14 @@ async function main(): Promise<void> {
   process.stdout.write(`eip-agent demo: ${NODES} nodes, a pool of ${POOL} Elastic IPs tagged color=orange, simulated AWS on 127.0.0.1\n`);
   process.stdout.write(`agent: ${BUNDLE}\n\n`);
   const sim = await Sim.start({ pool: POOL, tags: { color: 'orange' }, instances: NODES, imdsLagMs: 300, ec2: { faults: { latencyMs: [20, 80] } } });
-  const agents: { name: string; node: SimNode; agent: AgentProcess; port: number }[] = [];
+  const agents: { name: string; node: SimNode; agent: AgentProcess }[] = [];
   try {
     for (const [i, node] of sim.nodes.entries()) {
       const name = `node-${i + 1}`;
       sim.world.addPod({ nodeName: node.nodeName, name: `web-${i + 1}`, ownerKind: 'ReplicaSet' });
       sim.world.addPod({ nodeName: node.nodeName, name: `kube-proxy-${i + 1}`, namespace: 'kube-system', ownerKind: 'DaemonSet' });
-      const port = await freePort();
       const agent = runBundle(
-        ['run', '--tag-key', 'color', '--tag-value', 'orange', '--relist-interval', '1', '--drain-timeout', '30', '--health-listen', `127.0.0.1:${port}`],
+        ['run', '--tag-key', 'color', '--tag-value', 'orange', '--relist-interval', '1', '--drain-timeout', '30', '--health-listen', '127.0.0.1:0'],
         sim.env(node),
       );
       let seen = 0;
@@ -66,7 +65,7 @@ async function main(): Promise<void> {
           if (text) say(name, text);
         }
       });
-      agents.push({ name, node, agent, port });
+      agents.push({ name, node, agent });
     }
 
     const has = (a: (typeof agents)[number], event: string) => a.agent.events.some((e) => e.event === event);
