@@ -3,7 +3,7 @@
 // candidate. No lock service, no check-then-act.
 import { jitteredBackoff, relistDelay, type RelistPolicy } from './core/backoff.js';
 import { describePool, inPool, isOn, viewPool, type Target } from './core/pool.js';
-import { AgentError, errorMessage, isAgentError } from './errors.js';
+import { errorMessage, isAgentError } from './errors.js';
 import type { Logger } from './log.js';
 import type { AddressView, Ec2Port, PoolSelector } from './ports.js';
 import { retrying, type RetryOptions } from './retry.js';
@@ -176,9 +176,4 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
     // Every candidate of this listing is spent: list again, after a breath of jitter.
     await sleep(Math.round(250 * random()), signal);
   }
-}
-
-/** A claim can end only by success, by its signal, or by a fault retrying will not fix. */
-export function claimFailure(error: unknown): AgentError | undefined {
-  return isAgentError(error, 'auth', 'rejected', 'bad-input') ? error : undefined;
 }

@@ -1,7 +1,7 @@
 // The one place that turns flags + environment into a typed, frozen configuration.
 // Pure: it reads only the values handed to it, and returns every error at once.
 import { isIP } from 'node:net';
-import { LIVE_CHECKS, LOG_FORMATS, LOG_LEVELS, camel, envName, flagsFor, type CommandName } from './flags.js';
+import { LIVE_CHECKS, camel, envName, flagsFor, type CommandName } from './flags.js';
 import type { LogFormat, LogLevel } from './log.js';
 import type { PoolSelector } from './ports.js';
 

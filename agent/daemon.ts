@@ -1,19 +1,18 @@
 // `eip-agent run`: identity → claim or resume → prove live → ready → wait for the end of
 // the node's life → drain-wait → release. Built from explicit dependencies; main.ts wires
 // the production ones.
-import { readIdentity, readPublicIps } from './adapters/identity.js';
 import { claim, type Claimed } from './claim.js';
-import type { RunConfig } from './config.js';
-import { describeConfig } from './config.js';
+import { describeConfig, type RunConfig } from './config.js';
 import { viewPool, type Target } from './core/pool.js';
-import { AgentError, InputError, errorMessage } from './errors.js';
+import { AgentError, errorMessage } from './errors.js';
 import { startHealthServer } from './health.js';
+import { identify, imdsProbe, publicIpsOn } from './identify.js';
 import { waitLive, type LiveProbe } from './live.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { TerminationLatch, signalTermination, watchImds, type Termination } from './monitors.js';
 import type { Notify } from './notify.js';
-import type { Ec2CallRecord, Ec2Port, Identity, ImdsPort, KubePort } from './ports.js';
+import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort } from './ports.js';
 import { drainWait, releaseAddress, type Held } from './release.js';
 import { AWS_RETRY, retrying, type RetryOptions } from './retry.js';
 import { AgentState, type Status } from './state.js';
@@ -42,9 +41,6 @@ export interface DaemonDeps {
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
 const RELEASE_BUDGET_MS = 120_000;
-// IMDS is local and always there on EC2, but a host busy booting may answer slowly:
-// failing to reach it for this long is a fault worth exiting on (systemd restarts us).
-const IDENTITY_BUDGET_MS = 20_000;
 
 export async function runDaemon(deps: DaemonDeps): Promise<number> {
   const { config, log, clock } = deps;
@@ -84,32 +80,23 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     stop.abort(t);
   });
 
-  let identity: Identity | undefined;
   let target: Target | undefined;
   let ec2: Ec2Port | undefined;
   let claimed: Claimed | undefined;
   try {
-    identity = await retrying(() => readIdentity(deps.imds), { minMs: 200, maxMs: 2000, budgetMs: IDENTITY_BUDGET_MS, signal: stop.signal }).catch(
-      (error: unknown) => {
-        if (stop.signal.aborted) throw error;
-        throw new AgentError('transient', 'imds.unreachable', `IMDS at ${config.imdsEndpoint}: ${errorMessage(error)} (expected the instance metadata service, IMDSv2; set AWS_EC2_METADATA_SERVICE_ENDPOINT when not on EC2)`, { cause: error });
-      },
-    );
-    target = targetOf(identity, config);
-    const region = config.region ?? identity.region;
-    const nodeName = config.nodeName ?? identity.localHostname;
-    state.set({ instanceId: identity.instanceId, region, nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
-    log.info('identity', { ...target, region, availabilityZone: identity.availabilityZone, nodeName });
-    ec2 = deps.ec2For(region, (record) => metrics.countEc2(record.action, record.outcome));
+    const me = await identify(deps.imds, config, stop.signal);
+    target = me.target;
+    state.set({ instanceId: target.instanceId, region: me.region, nodeName: me.nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
+    log.info('identity', { ...target, region: me.region, availabilityZone: me.availabilityZone, nodeName: me.nodeName });
+    ec2 = deps.ec2For(me.region, (record) => metrics.countEc2(record.action, record.outcome));
     void watchImds({ imds: deps.imds, latch, state, log, sleep: deps.sleep, intervalMs: deps.intervals?.imdsMs }, stop.signal);
 
-    const mac = identity.interfaces.find((i) => i.networkInterfaceId === target!.networkInterfaceId)!.mac;
     const claimSignal = config.claimTimeoutMs > 0 ? AbortSignal.any([stop.signal, AbortSignal.timeout(config.claimTimeoutMs)]) : stop.signal;
     try {
       claimed = await claim(
         {
           ec2,
-          publicIpsOnTarget: async () => [...(await readPublicIps(deps.imds, mac))].filter(([, p]) => p === target!.privateIp).map(([ip]) => ip),
+          publicIpsOnTarget: () => publicIpsOn(deps.imds, me.mac, me.target.privateIp),
           state,
           log,
           sleep: deps.sleep,
@@ -122,7 +109,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       state.move('verifying', `checking ${claimed.publicIp} is live`);
       await waitLive(
         {
-          probe: config.liveCheck === 'imds' ? imdsProbe(deps.imds, mac, target.privateIp) : config.liveCheck === 'egress' ? deps.egressProbe : async () => true,
+          probe: config.liveCheck === 'imds' ? imdsProbe(deps.imds, me.mac, target.privateIp) : config.liveCheck === 'egress' ? deps.egressProbe : async () => true,
           state,
           log,
           sleep: deps.sleep,
@@ -197,22 +184,4 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     const held = viewPool(listing, config.pool, target).held;
     return held ? { allocationId: held.allocationId, associationId: held.associationId!, publicIp: held.publicIp } : undefined;
   }
-}
-
-function targetOf(identity: Identity, config: RunConfig): Target {
-  const eni = identity.interfaces.find((i) => i.deviceIndex === config.deviceIndex);
-  if (!eni) {
-    const have = identity.interfaces.map((i) => i.deviceIndex).join(', ');
-    throw new InputError('--device-index', `expected a device index of this instance's interfaces (${have}), got ${config.deviceIndex}`);
-  }
-  const privateIp = config.privateIp ?? eni.privateIps[0];
-  if (!privateIp || !eni.privateIps.includes(privateIp)) {
-    throw new InputError('--private-ip', `expected a private IPv4 of ${eni.networkInterfaceId} (${eni.privateIps.join(', ')}), got ${privateIp}`);
-  }
-  return { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp };
-}
-
-/** --live-check imds: IMDS maps the public IP to our private IP on our interface. */
-function imdsProbe(imds: ImdsPort, mac: string, privateIp: string): LiveProbe {
-  return async (publicIp) => (await readPublicIps(imds, mac)).get(publicIp) === privateIp;
 }
