@@ -11,6 +11,10 @@ import type { Clock, Sleep } from './time.js';
 
 export type DrainOutcome = 'drained' | 'timeout' | 'skipped' | 'forced';
 
+// One list of the node's pods a second, and only while the node ends: the hand-off waits
+// on it (last pod gone → disassociated), the API server hardly notices.
+const DRAIN_POLL_MS = 1000;
+
 export interface DrainDeps {
   /** undefined: no kubeconfig, the wait is skipped */
   kube: KubePort | undefined;
@@ -53,7 +57,7 @@ export async function drainWait(deps: DrainDeps, timeoutMs: number, forced: Abor
       return 'timeout';
     }
     try {
-      await deps.sleep(Math.min(deps.intervalMs ?? 2000, left), forced);
+      await deps.sleep(Math.min(deps.intervalMs ?? DRAIN_POLL_MS, left), forced);
     } catch {
       return 'forced';
     }

@@ -1,6 +1,6 @@
 // Retry as a wrapper around one AWS call: only throttling and transient faults are tried
 // again (isRetryable), with full jitter and a time budget, so that a fleet's retries do
-// not add up to a storm. The SDK retries inside (3 attempts); this layer is the patient one.
+// not add up to a storm. It is the only retry layer: the EC2 client makes one attempt a call.
 import pRetry from 'p-retry';
 import { isRetryable } from './errors.js';
 
@@ -15,7 +15,9 @@ export interface RetryOptions {
   onRetry?: (error: unknown, attempt: number) => void;
 }
 
-export const AWS_RETRY: Omit<RetryOptions, 'signal' | 'onRetry'> = { minMs: 500, maxMs: 20_000, budgetMs: Infinity };
+// First retry after 1–2 s: EC2's buckets refill at 20/s (Describe) and 5/s (mutating) for a
+// whole account, so a fleet retrying sooner only collects more RequestLimitExceeded.
+export const AWS_RETRY: Omit<RetryOptions, 'signal' | 'onRetry'> = { minMs: 1000, maxMs: 20_000, budgetMs: Infinity };
 
 export function retrying<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   return pRetry(fn, {

@@ -13,7 +13,10 @@ import { attemptOutcome, classifyEc2Error } from './ec2-errors.js';
 
 export interface Ec2ClientOptions {
   region: string;
-  /** SDK attempts per call, first one included (SDK standard mode default: 3) */
+  /**
+   * SDK attempts per call, first one included. Default 1: the core's retry wrapper is the
+   * one retry layer; SDK retries under it would multiply a fleet's throttled calls (3 × N).
+   */
   maxAttempts?: number;
   /** ms to establish a TCP connection; default 3000 */
   connectionTimeoutMs?: number;
@@ -28,7 +31,7 @@ export interface Ec2ClientOptions {
 export function createEc2Client(options: Ec2ClientOptions): EC2Client {
   return new EC2Client({
     region: options.region,
-    maxAttempts: options.maxAttempts ?? 3,
+    maxAttempts: options.maxAttempts ?? 1,
     requestHandler: {
       connectionTimeout: options.connectionTimeoutMs ?? 3_000,
       requestTimeout: options.requestTimeoutMs ?? 10_000,

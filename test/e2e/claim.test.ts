@@ -109,7 +109,7 @@ describe('claim', () => {
     }
   });
 
-  test('lost races move on to the next candidate without re-listing', async () => {
+  test('lost races list the pool again and take another address', async () => {
     const local = await Sim.start({ pool: 4, tags: POOL });
     try {
       local.ec2.faults.raceNext = 2;
@@ -120,7 +120,10 @@ describe('claim', () => {
         const status = (await get('/status')).json();
         assert.equal(status.conflicts, 2);
         assert.equal(status.attempts, 3);
-        assert.equal(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }), 2, 'one listing + one verification');
+        // A lost race means the listing is stale: three listings, one verification.
+        assert.equal(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }), 4);
+        const tried = local.ec2.calls.filter((c) => c.action === 'AssociateAddress').map((c) => c.params['AllocationId']);
+        assert.equal(new Set(tried).size, 3, 'never the same address twice');
         assert.match((await get('/metrics')).body, /eip_agent_claim_conflicts_total 2/);
       } finally {
         await agent.stop('SIGKILL');
