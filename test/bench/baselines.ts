@@ -1,0 +1,75 @@
+// BASELINES, not the agent: two naive claim loops for comparison with the agent's ordering.
+// They use the same Ec2Port adapter (same SDK client settings, same SDK retries), the same
+// p-retry wrapper for throttling, the same read-after-write check and the same IMDS live
+// check as the agent; only the choice of address differs:
+//   first-free — every node takes the first free address of the listing (EC2's order);
+//   random     — every node takes one free address at random.
+// On a lost race (Resource.AlreadyAssociated) both list the pool again after a short breath,
+// as the agent does.
+import { createImdsClient } from '../../agent/adapters/imds.js';
+import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
+import { inPool, isFree, isOn } from '../../agent/core/pool.js';
+import { isAgentError } from '../../agent/errors.js';
+import { AWS_RETRY, retrying } from '../../agent/retry.js';
+import { sleep } from '../../agent/time.js';
+import type { Sim, SimNode } from '../sim/sim.js';
+import type { SeenAssociation } from './checks.js';
+import { IMDS_TIMEOUT_MS, POOL, ec2PortFor } from './fleet.js';
+
+export type Baseline = 'first-free' | 'random';
+
+export interface BaselineRun {
+  node: SimNode;
+  startedAt: number;
+  readyAt: number | undefined;
+  conflicts: number;
+}
+
+const EXHAUSTED_RELIST_MS = 5_000;
+const LIVE_POLL_MS = 500;
+const VERIFY_READS = 12;
+
+export async function runBaselineNode(sim: Sim, node: SimNode, strategy: Baseline, seen: SeenAssociation[], signal: AbortSignal): Promise<BaselineRun> {
+  const run: BaselineRun = { node, startedAt: Date.now(), readyAt: undefined, conflicts: 0 };
+  const imds = createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS });
+  const call = <T>(fn: () => Promise<T>) => retrying(fn, { ...AWS_RETRY, signal });
+  try {
+    const identity = await retrying(() => readIdentity(imds), { minMs: 200, maxMs: 2000, budgetMs: 10_000, signal });
+    const eni = identity.interfaces.find((i) => i.deviceIndex === 0)!;
+    const target = { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! };
+    const ec2 = ec2PortFor(sim, node, identity.region, seen);
+    let publicIp: string | undefined;
+    while (publicIp === undefined) {
+      const listing = await call(() => ec2.listPool(POOL));
+      const held = listing.find((a) => isOn(a, target));
+      if (held) {
+        publicIp = held.publicIp;
+        break;
+      }
+      const free = listing.filter((a) => inPool(a, POOL) && isFree(a));
+      if (free.length === 0) {
+        await sleep(EXHAUSTED_RELIST_MS, signal);
+        continue;
+      }
+      const pick = strategy === 'first-free' ? free[0]! : free[Math.floor(Math.random() * free.length)]!;
+      try {
+        await call(() => ec2.associate({ allocationId: pick.allocationId, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp }));
+      } catch (error) {
+        if (!isAgentError(error, 'conflict', 'not-found')) throw error;
+        run.conflicts += 1;
+        await sleep(Math.round(250 * Math.random()), signal);
+        continue;
+      }
+      for (let read = 0; read < VERIFY_READS && publicIp === undefined; read++) {
+        const now = await call(() => ec2.describeAllocation(pick.allocationId));
+        if (now && isOn(now, target)) publicIp = now.publicIp;
+        else await sleep(200 * (read + 1), signal);
+      }
+    }
+    while ((await readPublicIps(imds, eni.mac)).get(publicIp) !== target.privateIp) await sleep(LIVE_POLL_MS, signal);
+    run.readyAt = Date.now();
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+  return run;
+}

@@ -1,0 +1,36 @@
+// The benchmark itself must not rot: a tiny run of every scenario completes, every row is
+// there, every node became ready and nothing was claimed twice. No timing assertions.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runBench, render, SCENARIOS } from './run.js';
+
+test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims', { timeout: 240_000 }, async () => {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+  const result = await runBench({
+    scenarios: [...SCENARIOS],
+    nodes: [5],
+    strategyNodes: 5,
+    oversubNodes: 5,
+    handoffs: 1,
+    windowS: 2,
+    capS: 120,
+    baselineCapS: 120,
+    reps: 1,
+    idleS: 1,
+  });
+  const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
+  assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random']);
+  for (const row of result.fleets) {
+    const name = `${row.scenario}/${row.strategy}`;
+    assert.deepEqual(row.failures, [], name);
+    assert.equal(row.doubleClaims.total, 0, `${name}: ${JSON.stringify(row.doubleClaims)}`);
+    // Over-subscribed: the pool's worth at first, plus one waiting node per hand-off.
+    const expected = row.scenario === 'over-subscribed' ? row.pool + 1 : row.nodes;
+    assert.equal(row.ready, expected, `${name}: nodes ready`);
+    assert.ok(row.allReadyS !== undefined, `${name}: all ready`);
+  }
+  assert.equal(result.fleets[1]!.oversub?.handoffS.n, 1);
+  assert.ok(result.footprint && result.footprint.bundleBytes > 0 && result.footprint.idleRssMb > 0);
+  const text = render(result);
+  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Footprint']) assert.match(text, new RegExp(heading));
+});

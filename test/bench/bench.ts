@@ -1,0 +1,82 @@
+// `npm run bench`: fleet performance of eip-agent on the simulated AWS. Flags:
+//   --nodes 50,200,500     storm sizes            --strategy-nodes N   strategies fleet size
+//   --oversub-nodes N      over-subscribed fleet  --handoffs N         releases to time
+//   --window S             steady window          --idle S             idle-ready seconds
+//   --reps N               cold starts            --baseline-cap S     naive baselines give up
+//   --cap S                any fleet gives up     --only storm,oversub,strategies,footprint
+//   --json                 print the result as JSON instead of tables
+import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
+
+function parse(argv: string[]): { options: BenchOptions; json: boolean } {
+  const options: BenchOptions = { ...DEFAULTS };
+  let json = false;
+  const positive = (flag: string, text: string | undefined): number => {
+    const n = Number(text);
+    if (!(n > 0)) throw new Error(`${flag}: expected a positive number, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = () => argv[++i];
+    switch (flag) {
+      case '--json':
+        json = true;
+        break;
+      case '--nodes':
+        options.nodes = String(value()).split(',').map((n) => Math.round(positive('--nodes', n)));
+        break;
+      case '--strategy-nodes':
+        options.strategyNodes = Math.round(positive(flag, value()));
+        break;
+      case '--oversub-nodes':
+        options.oversubNodes = Math.max(2, Math.round(positive(flag, value())));
+        break;
+      case '--handoffs':
+        options.handoffs = Math.round(positive(flag, value()));
+        break;
+      case '--window':
+        options.windowS = positive(flag, value());
+        break;
+      case '--idle':
+        options.idleS = positive(flag, value());
+        break;
+      case '--reps':
+        options.reps = Math.round(positive(flag, value()));
+        break;
+      case '--cap':
+        options.capS = positive(flag, value());
+        break;
+      case '--baseline-cap':
+        options.baselineCapS = positive(flag, value());
+        break;
+      case '--only': {
+        const chosen = String(value()).split(',');
+        const bad = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+        if (bad.length) throw new Error(`--only: expected some of ${SCENARIOS.join(', ')}, got ${bad.join(', ')}`);
+        options.scenarios = chosen as Scenario[];
+        break;
+      }
+      default:
+        throw new Error(`unknown flag ${flag} (see the head of test/bench/bench.ts)`);
+    }
+  }
+  return { options, json };
+}
+
+async function main(): Promise<void> {
+  const { options, json } = parse(process.argv.slice(2));
+  // Every in-process agent gets explicit credentials and endpoint; keep ambient AWS files out.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+  process.env['AWS_CONFIG_FILE'] = '/nonexistent/eip-agent-bench/config';
+  process.env['AWS_SHARED_CREDENTIALS_FILE'] = '/nonexistent/eip-agent-bench/credentials';
+  const result = await runBench(options, (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,171 @@
+// In-process agents for the benchmark: one simulated instance each, with its own IMDS
+// listener, IMDS client, EC2 client and health port, talking real HTTP to the simulator.
+// The daemon is the shipped `runDaemon` (agent/daemon.ts) with the shipped claim code;
+// only the wiring differs from agent/wire.ts, where a process-wide setting would be shared
+// by every agent of this one process (see BENCHMARKS.md).
+import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
+import { createImdsClient } from '../../agent/adapters/imds.js';
+import { createKubeClient } from '../../agent/adapters/kube.js';
+import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
+import { readFlags, runConfig } from '../../agent/config.js';
+import { runDaemon, type DaemonDeps } from '../../agent/daemon.js';
+import type { Fields, LogEvent, Logger } from '../../agent/log.js';
+import type { Ec2CallRecord, Ec2Port } from '../../agent/ports.js';
+import { sleep, systemClock } from '../../agent/time.js';
+import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
+import type { SeenAssociation } from './checks.js';
+
+export const TAGS = { color: 'orange' };
+/**
+ * The one deviation from production settings: IMDS is local to each host and answers in
+ * milliseconds, so the agent gives up on it after 1 s; here one event loop serves hundreds
+ * of IMDS listeners, agents and the EC2 simulator, and at N = 200 it lags past 1 s.
+ */
+export const IMDS_TIMEOUT_MS = 5_000;
+export const POOL = { tagKey: 'color', tagValue: 'orange' };
+
+export interface LoggedEvent {
+  at: number;
+  event: LogEvent;
+  fields: Fields;
+}
+
+/** A Logger that keeps the events in memory with their time; nothing is printed. */
+export function eventLog(): Logger & { events: LoggedEvent[] } {
+  const events: LoggedEvent[] = [];
+  const push = (event: LogEvent, fields: Fields = {}) => void events.push({ at: Date.now(), event, fields });
+  return { events, debug: () => {}, info: push, warn: push, error: push };
+}
+
+/** The simulated account for a scenario: throttle and latency as in AWS-NOTES. */
+export interface WorldShape {
+  nodes: number;
+  pool: number;
+  /** EC2 latency per call, uniform in [min, max] ms */
+  latencyMs: [number, number];
+  throttle: boolean;
+  /** EC2 → IMDS propagation of a new association */
+  imdsLagMs: number;
+}
+
+export const REALISTIC: Omit<WorldShape, 'nodes' | 'pool'> = { latencyMs: [50, 150], throttle: true, imdsLagMs: 500 };
+
+export async function startWorld(shape: WorldShape): Promise<Sim> {
+  const options: SimOptions = {
+    pool: shape.pool,
+    tags: TAGS,
+    instances: shape.nodes,
+    imdsLagMs: shape.imdsLagMs,
+    ec2: { faults: { latencyMs: shape.latencyMs, throttle: shape.throttle } },
+  };
+  return Sim.start(options);
+}
+
+/** Records the association ids an Ec2Port gets back (for the double-claim replay); changes nothing. */
+export function observed(port: Ec2Port, seen: SeenAssociation[]): Ec2Port {
+  return {
+    ...port,
+    async associate(request) {
+      const associationId = await port.associate(request);
+      seen.push({ associationId, allocationId: request.allocationId, networkInterfaceId: request.networkInterfaceId });
+      return associationId;
+    },
+  };
+}
+
+/**
+ * An EC2 port for one simulated node: the adapter's own createEc2Client and createEc2Port,
+ * with this node's instance-role credentials and the simulator's endpoint passed explicitly,
+ * because the SDK's default chain would read AWS_EC2_METADATA_SERVICE_ENDPOINT from the one
+ * process.env that every in-process agent shares.
+ */
+export function ec2PortFor(sim: Sim, node: SimNode, region: string, seen: SeenAssociation[], onCall?: (record: Ec2CallRecord) => void): Ec2Port {
+  const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
+  const client = createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } });
+  return observed(createEc2Port({ client, ...(onCall ? { onCall } : {}) }), seen);
+}
+
+export interface AgentHandle {
+  node: SimNode;
+  log: Logger & { events: LoggedEvent[] };
+  startedAt: number;
+  /** resolves with runDaemon's exit code, or the error it threw */
+  done: Promise<number | Error>;
+  /** the shipped daemon's own `ready` event */
+  readyAt(): number | undefined;
+  healthPort(): number | undefined;
+  has(event: LogEvent): boolean;
+  /** a SIGTERM as systemd sends it on a restart: the daemon exits and keeps its address (G5a) */
+  stop(): void;
+}
+
+export interface AgentOptions {
+  /** give the daemon a Kubernetes client for the drain wait (the node's sim kubeconfig) */
+  kube?: boolean;
+  /** extra flags, e.g. { relistInterval: 5 } (yargs camel-case names, as main.ts passes them) */
+  flags?: Record<string, unknown>;
+}
+
+/** Starts the shipped daemon for one simulated node, in this process. */
+export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[], options: AgentOptions = {}): Promise<AgentHandle> {
+  // Built with the same functions as main.ts: readFlags + runConfig (flags, then env).
+  // INVOCATION_ID makes a SIGTERM a restart (keep the address), so teardown costs no EC2 calls.
+  const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, INVOCATION_ID: 'eip-agent-bench' };
+  const flags = readFlags('run', { tagKey: POOL.tagKey, tagValue: POOL.tagValue, healthListen: '127.0.0.1:0', ...options.flags }, env);
+  if (!flags.ok) throw new Error(flags.errors.join('; '));
+  const config = runConfig(flags.value, env);
+  if (!config.ok) throw new Error(config.errors.join('; '));
+  const log = eventLog();
+  const kubeTarget = options.kube ? await loadKubeconfig(node.kubeconfig) : undefined;
+  let signalHandler: ((signal: string) => void) | undefined;
+  const deps: DaemonDeps = {
+    config: config.value,
+    log,
+    clock: systemClock,
+    sleep,
+    random: Math.random,
+    imds: createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS }),
+    ec2For: (region, onCall) => ec2PortFor(sim, node, region, seen, onCall),
+    kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
+    egressProbe: async () => true, // --live-check imds: never called
+    notify: async () => {},
+    signals: (handler) => {
+      signalHandler = handler;
+      return () => (signalHandler = undefined);
+    },
+    isSystemStopping: async () => false,
+  };
+  const startedAt = Date.now();
+  const done = runDaemon(deps).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  const find = (event: LogEvent) => log.events.find((e) => e.event === event);
+  return {
+    node,
+    log,
+    startedAt,
+    done,
+    readyAt: () => find('ready')?.at,
+    healthPort: () => {
+      const listen = find('health.listening')?.fields['listen'];
+      return typeof listen === 'string' ? Number(listen.split(':').pop()) : undefined;
+    },
+    has: (event) => find(event) !== undefined,
+    stop: () => signalHandler?.('SIGTERM'),
+  };
+}
+
+/** Polls a condition every 50 ms until it holds or `timeoutMs` passes; says whether it held. */
+export async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** Stops every daemon and waits for them (bounded), then closes the simulator. */
+export async function teardown(sim: Sim, agents: readonly AgentHandle[]): Promise<void> {
+  for (const agent of agents) agent.stop();
+  await Promise.race([Promise.all(agents.map((a) => a.done)), new Promise((r) => setTimeout(r, 10_000))]);
+  await sim.close();
+}

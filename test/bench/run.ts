@@ -1,0 +1,182 @@
+// The benchmark as a function: options in, measured rows out, and the text rendering.
+// `bench.ts` is the command line around it; `bench.test.ts` runs a tiny one.
+import { cpus, release } from 'node:os';
+import { footprint, type FootprintRow } from './footprint.js';
+import { oversubscribed, storm, type FleetRow, type Strategy } from './scenarios.js';
+import { fmt, table } from './stats.js';
+
+export const SCENARIOS = ['storm', 'oversub', 'strategies', 'footprint'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  scenarios: Scenario[];
+  /** storm sizes (one storm row each) */
+  nodes: number[];
+  /** fleet size of the strategies comparison */
+  strategyNodes: number;
+  /** fleet size of the over-subscribed scenario (pool: half of it) */
+  oversubNodes: number;
+  handoffs: number;
+  /** steady window of the over-subscribed scenario, s */
+  windowS: number;
+  /** give up on a fleet (the agent's or a baseline's) after this many s */
+  capS: number;
+  /** give up on a naive baseline after this many s */
+  baselineCapS: number;
+  reps: number;
+  idleS: number;
+}
+
+export const DEFAULTS: BenchOptions = {
+  scenarios: [...SCENARIOS],
+  nodes: [50],
+  strategyNodes: 50,
+  oversubNodes: 20,
+  handoffs: 5,
+  windowS: 10,
+  capS: 600,
+  baselineCapS: 30,
+  reps: 5,
+  idleS: 10,
+};
+
+export interface BenchResult {
+  machine: { nproc: number; cpu: string; node: string; kernel: string };
+  options: BenchOptions;
+  fleets: FleetRow[];
+  footprint: FootprintRow | undefined;
+  /** s the whole benchmark took */
+  tookS: number;
+}
+
+export async function runBench(options: BenchOptions, progress: (line: string) => void = () => {}): Promise<BenchResult> {
+  const began = Date.now();
+  const fleets: FleetRow[] = [];
+  const say = (row: FleetRow) =>
+    progress(`${row.scenario}/${row.strategy} N=${row.nodes}: ${row.ready} ready, all ready ${fmt(row.allReadyS, 2)} s, calls mean ${fmt(row.calls.mean, 2)}, double claims ${row.doubleClaims.total}`);
+  if (options.scenarios.includes('storm')) {
+    for (const n of options.nodes) {
+      progress(`storm: ${n} nodes on ${n} addresses …`);
+      fleets.push(await storm(n, 'agent', options.capS));
+      say(fleets.at(-1)!);
+    }
+  }
+  if (options.scenarios.includes('oversub')) {
+    progress(`over-subscribed: ${options.oversubNodes} nodes on ${Math.floor(options.oversubNodes / 2)} addresses …`);
+    fleets.push(await oversubscribed({ nodes: options.oversubNodes, handoffs: options.handoffs, windowS: options.windowS, capS: options.capS }));
+    say(fleets.at(-1)!);
+  }
+  if (options.scenarios.includes('strategies')) {
+    for (const strategy of ['agent', 'first-free', 'random'] as Strategy[]) {
+      progress(`strategies: ${strategy}, ${options.strategyNodes} nodes …`);
+      // The agent's storm at this size was just measured: the same experiment, not run twice.
+      const same = strategy === 'agent' ? fleets.find((r) => r.scenario === 'storm' && r.nodes === options.strategyNodes) : undefined;
+      fleets.push(same ? { ...same, scenario: 'strategy' } : await storm(options.strategyNodes, strategy, strategy === 'first-free' ? options.baselineCapS : options.capS, 'strategy'));
+      say(fleets.at(-1)!);
+    }
+  }
+  let fp: FootprintRow | undefined;
+  if (options.scenarios.includes('footprint')) {
+    progress(`footprint: ${options.reps} cold starts, ${options.idleS} s idle …`);
+    fp = await footprint({ reps: options.reps, idleS: options.idleS });
+  }
+  return {
+    machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, kernel: release() },
+    options,
+    fleets,
+    footprint: fp,
+    tookS: (Date.now() - began) / 1000,
+  };
+}
+
+const allReady = (row: FleetRow) => (row.allReadyS === undefined ? `>${row.capS} (${row.ready}/${row.pool})` : fmt(row.allReadyS, 2));
+
+export function render(result: BenchResult): string {
+  const out: string[] = [];
+  const { machine } = result;
+  out.push(`eip-agent bench — ${machine.nproc} cores (${machine.cpu}), node ${machine.node}, kernel ${machine.kernel}, took ${fmt(result.tookS, 0)} s`);
+  out.push('EC2 sim: latency 50–150 ms per call, token buckets Describe 100 @ 20/s, mutating 50 @ 5/s; IMDS shows a new association 500 ms late');
+  if (result.fleets.length) {
+    out.push('', 'Fleets (calls = EC2 HTTP requests per node until ready, SDK retries included; times in s)');
+    const header = ['scenario', 'strategy', 'nodes', 'pool', 'ready', 'calls mean', 'p50', 'p99', 'max', 'throttled', 'lost races', 'all ready', 'ready p50', 'ready p99', 'double claims'];
+    out.push(
+      table(
+        header,
+        result.fleets.map((r) => [
+          r.scenario,
+          r.strategy,
+          String(r.nodes),
+          String(r.pool),
+          String(r.ready),
+          fmt(r.calls.mean, 2),
+          fmt(r.calls.p50, 0),
+          fmt(r.calls.p99, 0),
+          fmt(r.calls.max, 0),
+          String(r.throttled),
+          String(r.lostRaces),
+          allReady(r),
+          fmt(r.readyS.p50, 2),
+          fmt(r.readyS.p99, 2),
+          String(r.doubleClaims.total),
+        ]),
+      ),
+    );
+  }
+  const strategies = result.fleets.filter((r) => r.scenario === 'strategy');
+  const agent = strategies.find((r) => r.strategy === 'agent');
+  if (agent && strategies.length > 1) {
+    out.push('', `Strategies, ${agent.nodes} nodes (ratio = baseline / agent; ">" where the baseline hit its cap)`);
+    out.push(
+      table(
+        ['strategy', 'all ready', 'time ratio', 'calls total', 'calls ratio', 'mutating calls'],
+        strategies.map((r) => {
+          const total = Object.values(r.callsByAction).reduce((s, n) => s + n, 0);
+          const agentTotal = Object.values(agent.callsByAction).reduce((s, n) => s + n, 0);
+          const time = r.allReadyS ?? r.capS;
+          return [
+            r.strategy,
+            allReady(r),
+            `${r.allReadyS === undefined ? '>' : ''}${fmt(time / (agent.allReadyS ?? agent.capS), 1)}×`,
+            String(total),
+            `${r.allReadyS === undefined ? '>' : ''}${fmt(total / agentTotal, 1)}×`,
+            String((r.callsByAction['AssociateAddress'] ?? 0) + (r.callsByAction['DisassociateAddress'] ?? 0)),
+          ];
+        }),
+      ),
+    );
+  }
+  for (const r of result.fleets) {
+    if (!r.oversub) continue;
+    const o = r.oversub;
+    out.push('', `Over-subscribed: ${r.nodes} nodes, ${r.pool} addresses; ${o.waiting} waiting nodes over a ${fmt(o.windowS, 0)} s steady window; ${o.handoffS.n} hand-offs`);
+    out.push(
+      table(
+        ['Describe/min/waiting node', 'EC2 calls/min/waiting node', 'hand-off p50', 'hand-off max', 'pod gone→disassociated p50', 'max'],
+        [[fmt(o.describePerMinPerWaiter, 1), fmt(o.callsPerMinPerWaiter, 1), fmt(o.handoffS.p50, 2), fmt(o.handoffS.max, 2), fmt(o.podGoneToDisassociatedS.p50, 2), fmt(o.podGoneToDisassociatedS.max, 2)]],
+      ),
+    );
+  }
+  const fp = result.footprint;
+  if (fp) {
+    out.push('', `Footprint of dist/eip-agent.cjs run as a process (medians of ${fp.reps} cold starts; idle for ${fp.idleS} s once ready)`);
+    out.push(
+      table(
+        ['bundle', 'node -e 0', 'first IMDS request', 'ratio', 'ready', 'EC2 calls alone', 'idle RSS', 'peak RSS', 'idle CPU'],
+        [[
+          `${fmt(fp.bundleBytes / 1e6, 2)} MB`,
+          `${fmt(fp.bareNodeMs, 0)} ms`,
+          `${fmt(fp.firstImdsMs, 0)} ms`,
+          `${fmt(fp.firstImdsRatio, 2)}×`,
+          `${fmt(fp.readyMs, 0)} ms`,
+          fmt(fp.uncontendedCalls, 0),
+          `${fmt(fp.idleRssMb, 1)} MB`,
+          `${fmt(fp.peakRssMb, 1)} MB`,
+          `${fmt(fp.idleCpuPercent, 2)} % (${fmt(fp.idleCpuMs, 0)} ms)`,
+        ]],
+      ),
+    );
+  }
+  const failures = result.fleets.flatMap((r) => r.failures.map((f) => `${r.scenario}/${r.strategy}: ${f}`));
+  if (failures.length) out.push('', 'Failures:', ...failures.slice(0, 20));
+  return `${out.join('\n')}\n`;
+}
