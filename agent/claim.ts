@@ -32,6 +32,19 @@ export interface ClaimOptions {
   relist: RelistPolicy;
   /** aborted at shutdown or when --claim-timeout expires */
   signal: AbortSignal;
+  /** what the claim did so far, for a release that cuts it short */
+  progress: ClaimProgress;
+}
+
+/**
+ * A claim cut short by the end of the node may already hold an address that no listing
+ * shows yet (reads lag writes): the release must find it from here.
+ */
+export interface ClaimProgress {
+  /** AssociateAddress answered: this association exists unless a later read proved it lost */
+  landed?: Claimed;
+  /** allocations whose AssociateAddress answer was lost: they may be ours */
+  uncertain: Set<string>;
 }
 
 export interface Claimed {
@@ -116,7 +129,10 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
           networkInterfaceId: target.networkInterfaceId,
           privateIp: target.privateIp,
         });
-        return await confirm(candidate, associationId);
+        options.progress.landed = { allocationId: candidate.allocationId, publicIp: candidate.publicIp, associationId, resumed: false };
+        const confirmed = await confirm(candidate, associationId);
+        if ('lost' in confirmed) delete options.progress.landed;
+        return confirmed;
       } catch (error) {
         if (isAgentError(error, 'not-found')) return { lost: 'vanished' };
         if (isAgentError(error, 'conflict') && !uncertain) return { lost: 'conflict' };
@@ -125,6 +141,7 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
         // Throttled means not applied; anything else may have been: read before retrying.
         if (isAgentError(error, 'transient', 'conflict')) {
           uncertain = true;
+          options.progress.uncertain.add(candidate.allocationId);
           log.warn('claim.uncertain', { allocationId: candidate.allocationId, error: errorMessage(error) });
           const seen = await readBack(candidate);
           if (seen !== 'free') return seen;

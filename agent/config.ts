@@ -47,6 +47,8 @@ type Raw = Record<string, string | number | boolean | undefined>;
 export interface Flags {
   values: Raw;
   sources: Record<string, string>;
+  /** flags already reported as bad: later checks stay silent about them */
+  reported?: ReadonlySet<string>;
 }
 
 const DEFAULT_KUBECONFIG = '/var/lib/kubelet/kubeconfig';
@@ -54,30 +56,53 @@ const DEFAULT_KUBECONFIG = '/var/lib/kubelet/kubeconfig';
 const IMDS_IPV4 = 'http://169.254.169.254';
 const IMDS_IPV6 = 'http://[fd00:ec2::254]';
 
-/** Flag (argv) wins over its EIP_AGENT_* variable, which wins over the default. */
-export function readFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): Result<Flags> {
+/**
+ * Flag (argv) wins over its EIP_AGENT_* variable, which wins over the default. A value that
+ * does not parse is reported and replaced by the default, so that the checks of runConfig
+ * still run and every bad input is named at once.
+ */
+export function collectFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): { flags: Flags; errors: string[] } {
   const errors: string[] = [];
   const raw: Raw = {};
   const sources: Record<string, string> = {};
+  const reported = new Set<string>();
   for (const flag of flagsFor(command)) {
     const fromArgv = argv[camel(flag.name)];
     const fromEnv = env[envName(flag.name)];
     const source = fromArgv !== undefined ? `--${flag.name}` : envName(flag.name);
     const value = fromArgv !== undefined ? fromArgv : fromEnv !== undefined && fromEnv !== '' ? fromEnv : flag.default;
     if (value === undefined) continue;
-    const parsed = coerce(flag.type, value);
-    if (parsed === undefined) {
+    const parsed = Array.isArray(value) ? undefined : coerce(flag.type, value);
+    if (Array.isArray(value)) {
+      errors.push(`${source}: expected once, given ${value.length} times`);
+    } else if (parsed === undefined) {
       errors.push(`${source}: expected ${flag.type === 'number' ? 'a number' : 'true or false'}, got ${JSON.stringify(value)}`);
-      continue;
-    }
-    if (flag.choices && !flag.choices.includes(String(parsed))) {
+    } else if (flag.choices && !flag.choices.includes(String(parsed))) {
       errors.push(`${source}: expected one of ${flag.choices.join(', ')}, got ${JSON.stringify(parsed)}`);
+    } else {
+      raw[flag.name] = parsed;
+      sources[flag.name] = source;
       continue;
     }
-    raw[flag.name] = parsed;
+    // Reported: the default stands in, and later checks stay silent about this input.
+    raw[flag.name] = flag.default;
     sources[flag.name] = source;
+    reported.add(flag.name);
   }
-  return errors.length ? { ok: false, errors } : { ok: true, value: { values: raw, sources } };
+  return { flags: { values: raw, sources, reported }, errors };
+}
+
+export function readFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): Result<Flags> {
+  const { flags, errors } = collectFlags(command, argv, env);
+  return errors.length ? { ok: false, errors } : { ok: true, value: flags };
+}
+
+/** Flags, then the checks on their values: every error of both stages, at once. */
+export function readConfig<T>(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env, build: (flags: Flags) => Result<T>): Result<T> {
+  const { flags, errors } = collectFlags(command, argv, env);
+  const result = build(flags);
+  const all = [...errors, ...(result.ok ? [] : result.errors)];
+  return all.length ? { ok: false, errors: all } : result;
 }
 
 function coerce(type: 'string' | 'number' | 'boolean', value: unknown): string | number | boolean | undefined {
@@ -111,13 +136,14 @@ export function clientConfig({ values, sources }: Flags): Result<ClientConfig> {
 
 const seconds = (n: number) => Math.round(n * 1000);
 
-export function runConfig({ values: raw, sources }: Flags, env: Env): Result<RunConfig> {
+export function runConfig({ values: raw, sources, reported }: Flags, env: Env): Result<RunConfig> {
   const errors: string[] = [];
-  // The region may come from AWS_REGION rather than a flag: name the input it came from.
-  const inputs: Record<string, string> = { ...sources, ...(raw['region'] === undefined ? { region: 'AWS_REGION' } : {}) };
+  // The region may come from the environment rather than a flag: name the input it came from.
+  const inputs: Record<string, string> = { ...sources };
+  if (raw['region'] === undefined) inputs['region'] = env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
   const need = (ok: boolean, flag: string, expected: string, got?: unknown) => {
     const input = inputs[flag] ?? `--${flag}`;
-    if (!ok) errors.push(`${input}: ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
+    if (!ok && !reported?.has(flag)) errors.push(`${input}: ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
   };
 
   const tagKey = raw['tag-key'] as string | undefined;
@@ -148,7 +174,7 @@ export function runConfig({ values: raw, sources }: Flags, env: Env): Result<Run
   }
 
   const listen = parseListen(String(raw['health-listen']));
-  if (typeof listen === 'string') errors.push(`${sources['health-listen']}: ${listen}`);
+  if (typeof listen === 'string' && !reported?.has('health-listen')) errors.push(`${sources['health-listen']}: ${listen}`);
 
   const imdsEndpoint = imdsEndpointFrom(env, errors);
   if (errors.length) return { ok: false, errors };

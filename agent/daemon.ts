@@ -1,9 +1,9 @@
 // `eip-agent run`: identity → claim or resume → prove live → ready → wait for the end of
 // the node's life → drain-wait → release. Built from explicit dependencies; main.ts wires
 // the production ones.
-import { claim, type Claimed } from './claim.js';
+import { claim, type ClaimProgress, type Claimed } from './claim.js';
 import { describeConfig, type RunConfig } from './config.js';
-import { viewPool, type Target } from './core/pool.js';
+import { isOn, viewPool, type Target } from './core/pool.js';
 import { AgentError, errorMessage } from './errors.js';
 import { startHealthServer } from './health.js';
 import { identify, imdsProbe, publicIpsOn } from './identify.js';
@@ -83,6 +83,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   let target: Target | undefined;
   let ec2: Ec2Port | undefined;
   let claimed: Claimed | undefined;
+  const progress: ClaimProgress = { uncertain: new Set() };
   try {
     const me = await identify(deps.imds, config, stop.signal);
     target = me.target;
@@ -103,7 +104,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
           random: deps.random,
           retry,
         },
-        { pool: config.pool, target, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, signal: claimSignal },
+        { pool: config.pool, target, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, signal: claimSignal, progress },
       );
       state.set({ allocationId: claimed.allocationId, publicIp: claimed.publicIp, associationId: claimed.associationId });
       state.move('verifying', `checking ${claimed.publicIp} is live`);
@@ -153,7 +154,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       log.info('restart.keep', { detail: termination.detail, allocationId: claimed?.allocationId, publicIp: claimed?.publicIp });
       return 0;
     }
-    const held = claimed ?? (ec2 && target ? await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS)) : undefined);
+    const held = claimed ?? progress.landed ?? (ec2 && target ? await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS)) : undefined);
     state.move('draining', 'waiting for workload pods to leave');
     const drainStart = clock.now();
     const outcome = await drainWait(
@@ -180,8 +181,14 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
 
   async function heldNow(ec2: Ec2Port, target: Target, signal: AbortSignal): Promise<Held | undefined> {
     // The claim was cut short: an association may have landed without our knowing its id.
-    const listing = await retrying(() => ec2.listPool(config.pool), { ...retry, signal }).catch(() => []);
-    const held = viewPool(listing, config.pool, target).held;
+    const read = <T>(fn: () => Promise<T>) => retrying(fn, { ...retry, signal }).catch(() => undefined);
+    const listing = (await read(() => ec2.listPool(config.pool))) ?? [];
+    let held = viewPool(listing, config.pool, target).held;
+    for (const allocationId of progress.uncertain) {
+      if (held) break;
+      const seen = await read(() => ec2.describeAllocation(allocationId));
+      if (seen && isOn(seen, target)) held = seen;
+    }
     return held ? { allocationId: held.allocationId, associationId: held.associationId!, publicIp: held.publicIp } : undefined;
   }
 }

@@ -2,7 +2,7 @@
 // that exits.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { clientConfig, readFlags, runConfig, type Env, type Result } from './config.js';
+import { clientConfig, readConfig, readFlags, runConfig, type Env, type Result } from './config.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
 import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
 import { runDaemon } from './daemon.js';
@@ -37,10 +37,11 @@ function valid<T>(result: Result<T>): T {
 }
 
 async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
-  const flags = valid(readFlags(command, argv, env));
+  const flags = () => valid(readFlags(command, argv, env));
+  const client = () => valid(readConfig(command, argv, env, clientConfig));
   switch (command) {
     case 'run': {
-      const config = valid(runConfig(flags, env));
+      const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
       const log = createLogger(config.log);
       const lock = acquireLock(config.lockFile);
       try {
@@ -50,17 +51,17 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       }
     }
     case 'wait':
-      return waitCommand(valid(clientConfig(flags)), flags.values['timeout'] as number, { ...out, clock: systemClock, sleep });
+      return waitCommand(client(), flags().values['timeout'] as number, { ...out, clock: systemClock, sleep });
     case 'status':
-      return statusCommand(valid(clientConfig(flags)), flags.values['format'] as string, out);
+      return statusCommand(client(), flags().values['format'] as string, out);
     case 'release':
-      return releaseCommand(valid(clientConfig(flags)), flags.values['force'] as boolean, out);
+      return releaseCommand(client(), flags().values['force'] as boolean, out);
     case 'install':
       // The same checks as `run`: bad flags fail now, not at the next boot (G6).
-      valid(runConfig(flags, env));
-      return installCommand(flags, { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
+      valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
+      return installCommand(flags(), { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
     case 'uninstall':
-      return uninstallCommand(flags, { ...out, systemctl: runSystemctl });
+      return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
     default:
       throw new UsageError(`eip-agent ${command}: not available in this build`);
   }

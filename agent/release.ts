@@ -79,7 +79,7 @@ export interface ReleaseDeps {
 
 export type ReleaseOutcome = 'released' | 'already-gone' | 'not-ours';
 
-// A read right after our own write may lag; look a few times before calling it not ours.
+// Reads may lag writes; look a few times before deciding on what they show.
 const RELEASE_READS = 4;
 
 export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Target, signal: AbortSignal): Promise<ReleaseOutcome> {
@@ -87,15 +87,20 @@ export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Targ
   const call = <T>(fn: () => Promise<T>) =>
     retrying(fn, { ...deps.retry, signal, onRetry: (error, attempt) => log.warn('retry', { action: 'release', attempt, error: errorMessage(error) }) });
 
-  for (let read = 0; ; read++) {
+  for (let read = 1; ; read++) {
     const now = await call(() => ec2.describeAllocation(held.allocationId));
     // G2: disassociate only the association this node made, on this node's interface.
     if (now && now.associationId === held.associationId && isOn(now, target)) break;
-    if (read + 1 >= RELEASE_READS) {
-      const outcome: ReleaseOutcome = now?.associationId ? 'not-ours' : 'already-gone';
-      log.warn('release.skipped', { ...held, outcome, seenAssociationId: now?.associationId, seenInterface: now?.networkInterfaceId });
-      return outcome;
+    if (read >= RELEASE_READS) {
+      if (now?.associationId) {
+        log.warn('release.skipped', { ...held, outcome: 'not-ours', seenAssociationId: now.associationId, seenInterface: now.networkInterfaceId });
+        return 'not-ours';
+      }
+      // Reads keep showing it free. Our association id is ours alone: disassociating by it
+      // can only remove our own association (a read lagging it) or answer not-found.
+      break;
     }
+    // Reads lag writes by seconds (ours, and the previous holder's release): look again.
     await deps.sleep(1000, signal);
   }
   try {

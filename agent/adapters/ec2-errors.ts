@@ -17,7 +17,7 @@ const NOT_FOUND = new Set([
 // with the same ones cannot help (the SDK already retried once with its clock corrected).
 const AUTH = new Set(['AuthFailure', 'UnauthorizedOperation', 'InvalidClientTokenId', 'ExpiredToken', 'RequestExpired', 'SignatureDoesNotMatch']);
 
-/** Node and undici codes of a connection that failed, was refused, reset or timed out. */
+/** Node's codes of a connection that failed, was refused, reset or timed out. */
 const NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',

@@ -1,19 +1,13 @@
 // --live-check egress: an echo service (checkip.amazonaws.com) answers with the public IP
 // our traffic leaves from.
-import { request } from 'undici';
 import type { LiveProbe } from '../live.js';
+import { httpRequest } from './http.js';
 
 const TIMEOUT_MS = 5000;
 
 export function egressProbe(url: string): LiveProbe {
   return async (publicIp, signal) => {
-    const res = await request(url, {
-      method: 'GET',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]),
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
-    });
-    const body = (await res.body.text()).trim();
-    return res.statusCode === 200 && body === publicIp;
+    const res = await httpRequest({ url, method: 'GET', signal, timeoutMs: TIMEOUT_MS });
+    return res.status === 200 && res.body.trim() === publicIp;
   };
 }

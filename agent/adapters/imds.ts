@@ -1,10 +1,10 @@
 // IMDSv2 client: one cached session token, short timeouts, a few jittered retries.
 // Every failure leaves here as an AgentError; the token never appears in one.
-import { request } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Agent as HttpAgent } from 'node:http';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { AgentError, InputError, isRetryable } from '../errors.js';
 import type { ImdsPort } from '../ports.js';
+import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
 
 export interface ImdsClientOptions {
   /** base URL, e.g. http://169.254.169.254 (the caller resolves AWS_EC2_METADATA_SERVICE_ENDPOINT) */
@@ -18,7 +18,8 @@ export interface ImdsClientOptions {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
-  dispatcher?: Dispatcher;
+  /** connection pool; default: Node's global agent (keep-alive) */
+  agent?: HttpAgent;
 }
 
 export interface ImdsClient extends ImdsPort {
@@ -36,22 +37,8 @@ const BACKOFF_CAP_MS = 400;
 // Refresh ahead of expiry so a request never carries a token that lapses in flight.
 const REFRESH_MARGIN_MS = 60_000;
 
-// Failures of the connection itself; anything else undici throws is a bug, not a fault.
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+// Failures of the connection itself; anything else the request throws is a bug, not a fault.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
 
 const TOKEN_PATH = 'api/token';
 
@@ -109,25 +96,29 @@ export function createImdsClient(options: ImdsClientOptions): ImdsClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<{ status: number; body: string }> {
-    const timeout = AbortSignal.timeout(timeoutMs);
     const what = `IMDS ${method} /latest/${path}`;
     try {
-      const response = await request(`${base}/latest/${path}`, {
+      const response = await httpRequest({
+        url: `${base}/latest/${path}`,
         method,
         headers,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(options.agent ? { agent: options.agent } : {}),
       });
-      if (response.statusCode === 200) return { status: 200, body: await response.body.text() };
-      // Drain error bodies too, or the keep-alive socket is never given back.
-      await response.body.dump();
-      return { status: response.statusCode, body: '' };
+      // Error bodies are read too (httpRequest always does), or the keep-alive socket is
+      // never given back; only a 200's body is of use.
+      return { status: response.status, body: response.status === 200 ? response.body : '' };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
+      if (error instanceof HttpTimeoutError) {
         throw new AgentError('transient', 'imds.unreachable', `${what}: no answer within ${timeoutMs} ms`, {
           cause: error,
         });
+      }
+      if (error instanceof HttpBodyTooLargeError) {
+        // Not IMDS (a proxy or something else in the way), or IMDS gone wrong.
+        throw new AgentError('transient', 'imds.unreachable', `${what}: ${error.message}`, { cause: error });
       }
       const code = errorCode(error);
       if (code !== undefined && NETWORK_CODES.has(code)) {

@@ -3,9 +3,11 @@
 // drain loop polls until its timeout.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { AgentError } from '../errors.js';
 import type { KubePort, PodView } from '../ports.js';
+import { HttpTimeoutError, httpRequest } from './http.js';
 import type { ExecConfig, KubeTarget } from './kubeconfig.js';
 
 export interface ExecResult {
@@ -161,21 +163,33 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
   const base = target.server.replace(/\/+$/, '');
   const where = `kubernetes API ${base}`;
 
-  // One pooled agent per client certificate; an exec plugin may hand out a new one.
-  let pool: { cert: string | undefined; agent: Agent } | undefined;
-  const agentFor = (cert: string | undefined, key: string | undefined): Agent => {
-    if (pool && pool.cert === cert) return pool.agent;
-    void pool?.agent.close();
-    const agent = new Agent({
-      connect: {
-        timeout: timeoutMs,
-        rejectUnauthorized: !target.insecureSkipTlsVerify,
-        ...(target.ca !== undefined ? { ca: target.ca } : {}),
-        ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-      },
-    });
-    pool = { cert, agent };
-    return agent;
+  // One pooled agent per client certificate; an exec plugin may hand out a new one. The
+  // agent of a certificate no longer used is destroyed once its requests have finished.
+  interface Pool {
+    cert: string | undefined;
+    key: string | undefined;
+    agent: HttpAgent;
+    inFlight: number;
+    retired: boolean;
+  }
+  let pool: Pool | undefined;
+  const retire = (old: Pool): void => {
+    old.retired = true;
+    if (old.inFlight === 0) old.agent.destroy();
+  };
+  const poolFor = (cert: string | undefined, key: string | undefined): Pool => {
+    if (pool && pool.cert === cert && pool.key === key) return pool;
+    if (pool) retire(pool);
+    const agent = /^https:/i.test(base)
+      ? new HttpsAgent({
+          keepAlive: true,
+          rejectUnauthorized: !target.insecureSkipTlsVerify,
+          ...(target.ca !== undefined ? { ca: target.ca } : {}),
+          ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+        })
+      : new HttpAgent({ keepAlive: true });
+    pool = { cert, key, agent, inFlight: 0, retired: false };
+    return pool;
   };
 
   let execCached: Credential | undefined;
@@ -255,31 +269,37 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
   };
 
   const send = async (path: string, what: string, auth: Credential, signal?: AbortSignal): Promise<{ status: number; text: string }> => {
-    const deadline = AbortSignal.timeout(timeoutMs);
+    const used = poolFor(auth.cert, auth.key);
+    used.inFlight += 1;
     try {
-      const response = await request(`${base}${path}`, {
+      const response = await httpRequest({
+        url: `${base}${path}`,
         method: 'GET',
         headers: {
           accept: 'application/json',
           'user-agent': 'eip-agent',
           ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
         },
-        dispatcher: agentFor(auth.cert, auth.key),
-        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        agent: used.agent,
+        timeoutMs,
+        ...(signal ? { signal } : {}),
       });
-      // Read the body on every path: an unread body holds the socket.
-      return { status: response.statusCode, text: await response.body.text() };
+      // httpRequest reads the body on every path: an unread body holds the socket.
+      return { status: response.status, text: response.body };
     } catch (error) {
       // The caller's cancellation is not a fault of the API server: pass it on as is.
       if (signal?.aborted) throw signal.reason;
       const code = (error as NodeJS.ErrnoException).code ?? '';
-      if (deadline.aborted || code.endsWith('_TIMEOUT')) {
+      if (error instanceof HttpTimeoutError || code.endsWith('_TIMEOUT')) {
         throw new AgentError('transient', 'kube.timeout', `${where}: ${what}: no answer within ${timeoutMs} ms`, { cause: error });
       }
       if (TLS_TRUST_CODES.has(code)) {
         throw new AgentError('auth', 'kube.tls', `${where}: ${what}: server certificate not trusted (${code})`, { cause: error });
       }
       throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${code || (error as Error).message}`, { cause: error });
+    } finally {
+      used.inFlight -= 1;
+      if (used.retired && used.inFlight === 0) used.agent.destroy();
     }
   };
 
@@ -317,7 +337,8 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
       return pods as PodView[];
     },
     async close() {
-      await pool?.agent.close();
+      if (pool) retire(pool);
+      pool = undefined;
     },
   };
 }

@@ -75,9 +75,14 @@ export async function loadKubeconfig(path: string, deps: KubeconfigDeps = {}): P
   } catch (error) {
     // The parser's message quotes the offending line, which may hold a token: keep only
     // its position and code.
-    if (!(error instanceof YAMLParseError)) throw error;
-    const at = error.linePos?.[0];
-    return fail('', `expected YAML, got a syntax error${at ? ` at line ${at.line}, column ${at.col}` : ''} (${error.code})`);
+    if (error instanceof YAMLParseError) {
+      const at = error.linePos?.[0];
+      return fail('', `expected YAML, got a syntax error${at ? ` at line ${at.line}, column ${at.col}` : ''} (${error.code})`);
+    }
+    // Aliases are resolved after parsing: an unresolved one, or too many (an alias bomb),
+    // ends as a ReferenceError from the yaml package. Still bad input, not a bug of ours.
+    if (error instanceof ReferenceError) return fail('', 'expected YAML without unresolved or excessive aliases (*name)');
+    throw error;
   }
 
   const isMapping = (value: unknown): value is Node =>

@@ -1,9 +1,9 @@
 // `wait`, `status`, `release`: small clients of the daemon's health endpoint.
-import { request } from 'undici';
 import type { ClientConfig } from '../config.js';
 import { AgentError, errorMessage } from '../errors.js';
 import type { Status } from '../state.js';
 import type { Clock, Sleep } from '../time.js';
+import { httpRequest } from '../adapters/http.js';
 
 export interface Out {
   stdout: (text: string) => void;
@@ -17,10 +17,11 @@ export function baseUrl(config: ClientConfig): string {
   return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 }
 
+/** `timeoutMs` bounds the whole exchange; 0: no bound. */
 async function call(url: string, method: 'GET' | 'POST', timeoutMs: number): Promise<{ status: number; body: string }> {
   try {
-    const res = await request(url, { method, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    return { status: res.statusCode, body: await res.body.text() };
+    const res = await httpRequest({ url, method, timeoutMs });
+    return { status: res.status, body: res.body };
   } catch (error) {
     throw new AgentError('transient', 'daemon.unreachable', `no eip-agent daemon answers at ${url}: ${errorMessage(error)}`, { cause: error });
   }

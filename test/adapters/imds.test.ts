@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { createImdsClient } from '../../agent/adapters/imds.js';
 import type { ImdsClient, ImdsClientOptions } from '../../agent/adapters/imds.js';
 import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
@@ -200,7 +199,7 @@ test('an abort signal stops a call and its retries at once', async () => {
 });
 
 test('error bodies are consumed: the connection is given back', async () => {
-  // An error page too large to sit in undici's buffers: left undrained, it would keep the
+  // An error page too large to sit in the socket's buffers: left undrained, it would keep the
   // only connection busy until the per-request timeout aborted it.
   const page = 'x'.repeat(4 << 20);
   const server = createServer((req, res) => {
@@ -209,13 +208,13 @@ test('error bodies are consumed: the connection is given back', async () => {
     res.writeHead(req.url?.endsWith('/busy') ? 503 : 404).end(page);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const dispatcher = new Agent({ connections: 1 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const imds = createImdsClient({
       endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       timeoutMs: 5_000,
       retries: 0,
-      dispatcher,
+      agent,
     });
     const started = Date.now();
     assert.equal(await imds.get('meta-data/missing'), undefined);
@@ -223,7 +222,7 @@ test('error bodies are consumed: the connection is given back', async () => {
     assert.equal(await imds.get('meta-data/instance-id'), 'i-0123');
     assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
   } finally {
-    await dispatcher.close();
+    agent.destroy();
     server.closeAllConnections();
     server.close();
   }

@@ -128,7 +128,7 @@ describe('kube client against the kube sim', () => {
       'client-certificate-data': Buffer.from(pair.certPem).toString('base64'),
       'client-key-data': Buffer.from(pair.keyPem).toString('base64'),
     });
-    // Twice: undici opens a second connection here, which resumes the TLS session.
+    // Twice: a second connection may be opened here, which resumes the TLS session.
     for (let i = 0; i < 2; i++) {
       assert.equal((await client.listPodsOnNode(NODE)).length, 4);
       assert.equal(sim.requests.at(-1)!.user, `system:node:${NODE}`);
