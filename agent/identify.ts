@@ -3,7 +3,7 @@
 import { readIdentity, readPublicIps } from './adapters/identity.js';
 import type { RunConfig } from './config.js';
 import type { Target } from './core/pool.js';
-import { AgentError, InputError, errorMessage } from './errors.js';
+import { AgentError, InputError, errorMessage, isAgentError } from './errors.js';
 import type { LiveProbe } from './live.js';
 import type { Identity, ImdsPort } from './ports.js';
 import { retrying } from './retry.js';
@@ -24,7 +24,8 @@ export interface Me {
 export async function identify(imds: ImdsPort, config: RunConfig, signal: AbortSignal): Promise<Me> {
   const identity = await retrying(() => readIdentity(imds), { minMs: 200, maxMs: 2000, budgetMs: IDENTITY_BUDGET_MS, signal }).catch(
     (error: unknown) => {
-      if (signal.aborted) throw error;
+      // A malformed answer is IMDS's, named by its path; a wrong endpoint hint would mislead.
+      if (signal.aborted || isAgentError(error, 'bad-input')) throw error;
       throw new AgentError(
         'transient',
         'imds.unreachable',
