@@ -6,7 +6,7 @@
 // of the account's mutating bucket (50, +5/s) that the whole fleet shares, while a listing
 // spends one of the Describe bucket (100, +20/s). Measured (BENCHMARKS.md): 3× faster to
 // all-ready and less than half the AssociateAddress calls at N = 200.
-import { jitteredBackoff, relistDelay, type RelistPolicy } from './core/backoff.js';
+import { jitteredBackoff, relistDelay, retryDelay, type RelistPolicy } from './core/backoff.js';
 import { describePool, inPool, isOn, viewPool, type Target } from './core/pool.js';
 import { errorMessage, isAgentError } from './errors.js';
 import type { Logger } from './log.js';
@@ -146,7 +146,7 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
           const seen = await readBack(candidate);
           if (seen !== 'free') return seen;
         }
-        await sleep(250 + jitteredBackoff(retry, 1000, 20_000, random), signal);
+        await sleep(retryDelay(retry, deps.retry.minMs, deps.retry.maxMs, random), signal);
       }
     }
   };

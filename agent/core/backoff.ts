@@ -21,3 +21,11 @@ export function relistDelay(policy: RelistPolicy, troubles: number, random: () =
 export function jitteredBackoff(attempt: number, baseMs: number, capMs: number, random: () => number): number {
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** attempt));
 }
+
+/**
+ * Exponential backoff with a random factor of 1–2, as the retry wrapper (p-retry) waits:
+ * one policy for every EC2 retry, so that no path of the claim retries sooner than another.
+ */
+export function retryDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
+  return Math.round(Math.min(maxMs, minMs * 2 ** attempt) * (1 + random()));
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Sim } from '../sim/sim.js';
 import { runToEnd } from '../helpers/agent.js';
-import { associateCalls, startAgent } from '../helpers/fleet.js';
+import { associateCalls, startAgent, withSim } from '../helpers/fleet.js';
 
 const POOL = { color: 'orange' };
 
@@ -82,8 +82,7 @@ describe('claim', () => {
   });
 
   test('exhausted pool: waits visibly, then takes an address freed by hand', async () => {
-    const local = await Sim.start({ pool: 1, tags: POOL });
-    try {
+    await withSim({ pool: 1, tags: POOL }, async (local) => {
       const address = [...local.world.addresses.values()][0]!;
       const foreign = local.world.associateForeign(address.allocationId);
       const node = await local.addNode();
@@ -104,14 +103,11 @@ describe('claim', () => {
       } finally {
         await agent.stop('SIGKILL');
       }
-    } finally {
-      await local.close();
-    }
+    });
   });
 
   test('lost races list the pool again and take another address', async () => {
-    const local = await Sim.start({ pool: 4, tags: POOL });
-    try {
+    await withSim({ pool: 4, tags: POOL }, async (local) => {
       local.ec2.faults.raceNext = 2;
       const node = await local.addNode();
       const { agent, get } = await startAgent(local, node);
@@ -128,14 +124,11 @@ describe('claim', () => {
       } finally {
         await agent.stop('SIGKILL');
       }
-    } finally {
-      await local.close();
-    }
+    });
   });
 
   test('throttling, 5xx and stale reads: the claim still completes', async () => {
-    const local = await Sim.start({ pool: 3, tags: POOL });
-    try {
+    await withSim({ pool: 3, tags: POOL }, async (local) => {
       local.ec2.script('AssociateAddress', { error: 'RequestLimitExceeded' });
       local.ec2.script('DescribeAddresses', { error: 'InternalError' });
       local.ec2.faults.staleReadMs = 1500;
@@ -153,14 +146,11 @@ describe('claim', () => {
       } finally {
         await agent.stop('SIGKILL');
       }
-    } finally {
-      await local.close();
-    }
+    });
   });
 
   test('G2a: a foreign Elastic IP on the target private IP is reported, never replaced', async () => {
-    const local = await Sim.start({ pool: 2, tags: POOL });
-    try {
+    await withSim({ pool: 2, tags: POOL }, async (local) => {
       const node = await local.addNode();
       const eni = node.instance.enis[0]!;
       const outsider = local.world.addAddress({ team: 'payments' });
@@ -176,14 +166,11 @@ describe('claim', () => {
       } finally {
         await agent.stop('SIGKILL');
       }
-    } finally {
-      await local.close();
-    }
+    });
   });
 
   test('an auto-assigned public IP on the target is replaced (it is not an Elastic IP)', async () => {
-    const local = await Sim.start({ pool: 1, tags: POOL });
-    try {
+    await withSim({ pool: 1, tags: POOL }, async (local) => {
       const node = await local.addNode({ autoPublicIp: true });
       const { agent } = await startAgent(local, node);
       try {
@@ -192,8 +179,6 @@ describe('claim', () => {
       } finally {
         await agent.stop('SIGKILL');
       }
-    } finally {
-      await local.close();
-    }
+    });
   });
 });

@@ -1,6 +1,6 @@
 // Starting real agent processes against a simulated world, and reading them back.
 import { request } from 'undici';
-import type { Sim, SimNode } from '../sim/sim.js';
+import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
 import { runBundle, type AgentProcess } from './agent.js';
 
 export interface Started {
@@ -41,5 +41,15 @@ export async function until(condition: () => boolean, timeoutMs = 30_000, what =
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A simulated AWS of its own for one test, closed whatever happens. */
+export async function withSim(options: SimOptions, body: (sim: Sim) => Promise<void>): Promise<void> {
+  const sim = await Sim.start(options);
+  try {
+    await body(sim);
+  } finally {
+    await sim.close();
   }
 }

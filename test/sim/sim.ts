@@ -84,7 +84,8 @@ export class Sim {
   }
 }
 
-function kubeconfigYaml(server: string, token: string): string {
+/** A kubeconfig that reaches `server` with a bearer token. */
+export function kubeconfigYaml(server: string, token: string): string {
   return [
     'apiVersion: v1',
     'kind: Config',

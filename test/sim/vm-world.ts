@@ -10,7 +10,7 @@
 // final pool state and exits 0.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Sim } from './sim.js';
+import { Sim, kubeconfigYaml } from './sim.js';
 import type { Address } from './world.js';
 
 const { values } = parseArgs({
@@ -34,23 +34,7 @@ const guest = (url: string) => url.replace('//127.0.0.1:', `//${values['guest-ho
 const stamp = () => new Date().toISOString();
 const say = (text: string) => process.stdout.write(`${stamp()} vm-world: ${text}\n`);
 
-const kubeconfig = [
-  'apiVersion: v1',
-  'kind: Config',
-  'clusters:',
-  '- name: sim',
-  '  cluster:',
-  `    server: ${guest(sim.kube.url)}`,
-  'users:',
-  '- name: node',
-  '  user:',
-  `    token: node-token-${node.instance.instanceId}`,
-  'contexts:',
-  '- name: sim',
-  '  context: {cluster: sim, user: node}',
-  'current-context: sim',
-  '',
-].join('\n');
+const kubeconfig = kubeconfigYaml(guest(sim.kube.url), `node-token-${node.instance.instanceId}`);
 writeFileSync(`${values.out}.kubeconfig`, kubeconfig);
 // Read by systemd's EnvironmentFile= in the guest: no quoting needed, no empty values.
 const env = [
