@@ -58,7 +58,7 @@ describe('release', () => {
     assert.equal(code, 0);
     assert.equal(heldBy(sim, node), undefined);
     assert.equal(sim.world.addresses.get(address.allocationId)?.association, undefined);
-    console.log(`# last pod gone → disassociated: ${((Date.now() - gone) / 1000).toFixed(2)} s (drain poll 2 s)`);
+    console.log(`# last pod gone → disassociated: ${((Date.now() - gone) / 1000).toFixed(2)} s (drain poll 1 s)`);
   });
 
   test('an exec-plugin kubeconfig (as on EKS) is used for the drain check', async () => {
