@@ -103,13 +103,20 @@ export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Targ
     // Reads lag writes by seconds (ours, and the previous holder's release): look again.
     await deps.sleep(1000, signal);
   }
-  try {
-    await call(() => ec2.disassociate(held.associationId));
-  } catch (error) {
-    // DisassociateAddress by association id is itself a compare-and-swap: gone is done.
-    if (!isAgentError(error, 'not-found')) throw error;
-    log.info('released', { ...held, note: 'association already gone' });
-    return 'already-gone';
+  // The SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200 looks
+  // like success: read back, and ask again while the association still stands. Asking by
+  // association id is a compare-and-swap: "not found" means it is gone.
+  for (let asked = 1; ; asked++) {
+    try {
+      await call(() => ec2.disassociate(held.associationId));
+    } catch (error) {
+      if (!isAgentError(error, 'not-found')) throw error;
+      log.info('released', { ...held, note: asked === 1 ? 'association already gone' : undefined });
+      return asked === 1 ? 'already-gone' : 'released';
+    }
+    const after = await call(() => ec2.describeAllocation(held.allocationId));
+    if (after?.associationId !== held.associationId || asked >= RELEASE_READS) break;
+    await deps.sleep(1000, signal);
   }
   log.info('released', { ...held });
   return 'released';
