@@ -1,29 +1,16 @@
 // The Kubernetes side of the drain (SPEC §5): lists the pods bound to this node with the
 // kubeconfig's credentials. Errors are typed here once; nothing is retried here, the
 // drain loop polls until its timeout.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AgentError } from '../errors.js';
 import type { KubePort, PodView } from '../ports.js';
 import { HttpTimeoutError, httpRequest } from './http.js';
+import { isObject, parseExecCredential, runExecFile, type Credential, type ExecResult, type RunExec } from './kube-exec.js';
 import type { ExecConfig, KubeTarget } from './kubeconfig.js';
 
-export interface ExecResult {
-  /** null when the process was killed */
-  exitCode: number | null;
-  timedOut: boolean;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the exec credential plugin; rejects only when it cannot be run to its end. */
-export type RunExec = (
-  command: string,
-  args: string[],
-  options: { env: NodeJS.ProcessEnv; timeoutMs: number },
-) => Promise<ExecResult>;
+export type { RunExec } from './kube-exec.js';
 
 export interface KubeClientDeps {
   /** epoch ms, for exec credential expiry */
@@ -47,9 +34,6 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
 // Refresh an exec token this long before it expires, so that it does not expire in flight.
 const EXPIRY_MARGIN_MS = 30_000;
-// The plugin's stdout is a credential: cap what we buffer; its stderr is shown, one line.
-const MAX_EXEC_OUTPUT = 1024 * 1024;
-
 // Certificate verification failures: retrying will not make the server trusted.
 const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -60,73 +44,6 @@ const TLS_TRUST_CODES = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-
-const runExecFile: RunExec = (command, args, { env, timeoutMs }) =>
-  new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
-        // A string code is a failure to run it (ENOENT, EACCES, too much output); a number
-        // is the plugin's own exit status.
-        if (failure && typeof failure.code === 'string') {
-          reject(failure);
-          return;
-        }
-        resolve({
-          exitCode: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
-          timedOut: failure?.killed === true,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
-
-interface Credential {
-  token?: string;
-  cert?: string;
-  key?: string;
-  /** epoch ms */
-  expiresAt?: number;
-}
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** ExecCredential → credential; messages never quote stdout, which holds the secret. */
-function parseExecCredential(stdout: string, exec: ExecConfig): Credential | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stdout);
-  } catch {
-    return 'printed something that is not ExecCredential JSON';
-  }
-  if (!isObject(parsed) || parsed.kind !== 'ExecCredential') return 'printed JSON that is not an ExecCredential';
-  if (parsed.apiVersion !== exec.apiVersion) {
-    return `answered with apiVersion ${JSON.stringify(String(parsed.apiVersion))}, expected ${exec.apiVersion}`;
-  }
-  const status = parsed.status;
-  if (!isObject(status)) return 'printed an ExecCredential without status';
-  const credential: Credential = {};
-  if (typeof status.token === 'string' && status.token !== '') credential.token = status.token;
-  if (typeof status.clientCertificateData === 'string' && typeof status.clientKeyData === 'string') {
-    credential.cert = status.clientCertificateData;
-    credential.key = status.clientKeyData;
-  }
-  if (credential.token === undefined && credential.cert === undefined) {
-    return 'printed an ExecCredential with neither status.token nor status.clientCertificateData and clientKeyData';
-  }
-  if (status.expirationTimestamp !== undefined && status.expirationTimestamp !== null) {
-    const at = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : NaN;
-    if (Number.isNaN(at)) return 'printed an ExecCredential whose status.expirationTimestamp is not an RFC 3339 time';
-    credential.expiresAt = at;
-  }
-  return credential;
-}
 
 function podView(item: unknown): PodView | undefined {
   if (!isObject(item) || !isObject(item.metadata)) return undefined;

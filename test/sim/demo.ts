@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     const holdings = [...sim.world.holdings({ color: 'orange' }).values()];
     process.stdout.write(`\npool now: ${holdings.length} of ${POOL} addresses held, none by two interfaces: ${holdings.every((h) => h.length === 1)}\n`);
   } finally {
+    say('demo', 'the other nodes end too (pods gone, SIGTERM): each releases its address');
     for (const { node } of agents) for (const pod of sim.world.podsOn(node.nodeName)) sim.world.deletePod(pod.namespace, pod.name);
     await Promise.all(agents.map(({ agent }) => agent.stop('SIGTERM')));
     await sim.close();
