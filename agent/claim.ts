@@ -96,16 +96,24 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
   };
 
   const confirm = async (candidate: AddressView, associationId: string): Promise<Attempt> => {
+    let seen: AddressView | undefined;
     for (let read = 0; read < VERIFY_READS; read++) {
-      const now = await call('DescribeAddresses', () => ec2.describeAllocation(candidate.allocationId));
-      if (!now) return { lost: 'vanished' };
-      if (isOn(now, target)) {
-        return { won: { allocationId: now.allocationId, publicIp: now.publicIp, associationId: now.associationId!, resumed: false } };
+      // A read that lags our write shows the address free, or not at all if it is new.
+      seen = await call('DescribeAddresses', () => ec2.describeAllocation(candidate.allocationId));
+      if (seen && isOn(seen, target)) {
+        return { won: { allocationId: seen.allocationId, publicIp: seen.publicIp, associationId: seen.associationId!, resumed: false } };
       }
       log.debug('verify.waiting', { allocationId: candidate.allocationId, associationId, read });
       await sleep(200 + jitteredBackoff(read, 200, 2000, random), signal);
     }
-    // The association answered 200 but reads never showed it: someone moved or removed it.
+    if (seen?.associationId) {
+      // Moved to another interface since our association: ours is gone.
+      delete options.progress.landed;
+      log.warn('claim.vanished', { allocationId: candidate.allocationId, associationId, reason: `now associated as ${seen.associationId}` });
+      return { lost: 'conflict' };
+    }
+    // The association answered 200 but reads never showed it. It may still stand (the
+    // release keeps it in mind); list again and let the listing decide.
     log.warn('claim.vanished', { allocationId: candidate.allocationId, associationId, reason: 'never confirmed by DescribeAddresses' });
     return { lost: 'vanished' };
   };
@@ -130,9 +138,7 @@ export async function claim(deps: ClaimDeps, options: ClaimOptions): Promise<Cla
           privateIp: target.privateIp,
         });
         options.progress.landed = { allocationId: candidate.allocationId, publicIp: candidate.publicIp, associationId, resumed: false };
-        const confirmed = await confirm(candidate, associationId);
-        if ('lost' in confirmed) delete options.progress.landed;
-        return confirmed;
+        return await confirm(candidate, associationId);
       } catch (error) {
         if (isAgentError(error, 'not-found')) return { lost: 'vanished' };
         if (isAgentError(error, 'conflict') && !uncertain) return { lost: 'conflict' };

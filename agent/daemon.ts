@@ -7,7 +7,7 @@ import { isOn, viewPool, type Target } from './core/pool.js';
 import { AgentError, errorMessage } from './errors.js';
 import { startHealthServer } from './health.js';
 import { identify, imdsProbe, publicIpsOn } from './identify.js';
-import { waitLive, type LiveProbe } from './live.js';
+import { waitLive, watchLive, type LiveProbe } from './live.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { TerminationLatch, signalTermination, watchImds, type Termination } from './monitors.js';
@@ -36,7 +36,7 @@ export interface DaemonDeps {
   isSystemStopping: () => Promise<boolean>;
   retry?: Omit<RetryOptions, 'signal' | 'onRetry'>;
   /** poll intervals; tests shorten them */
-  intervals?: { liveMs?: number; imdsMs?: number; drainMs?: number };
+  intervals?: { liveMs?: number; watchMs?: number; imdsMs?: number; drainMs?: number };
 }
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
@@ -108,18 +108,15 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       );
       state.set({ allocationId: claimed.allocationId, publicIp: claimed.publicIp, associationId: claimed.associationId });
       state.move('verifying', `checking ${claimed.publicIp} is live`);
-      await waitLive(
-        {
-          probe: config.liveCheck === 'imds' ? imdsProbe(deps.imds, me.mac, target.privateIp) : config.liveCheck === 'egress' ? deps.egressProbe : async () => true,
-          state,
-          log,
-          sleep: deps.sleep,
-          describe: config.liveCheck === 'egress' ? config.egressCheckUrl : `IMDS (${config.liveCheck})`,
-          intervalMs: deps.intervals?.liveMs,
-        },
-        claimed.publicIp,
-        claimSignal,
-      );
+      const live = {
+        probe: config.liveCheck === 'imds' ? imdsProbe(deps.imds, me.mac, target.privateIp) : config.liveCheck === 'egress' ? deps.egressProbe : async () => true,
+        state,
+        log,
+        sleep: deps.sleep,
+        describe: config.liveCheck === 'egress' ? config.egressCheckUrl : `IMDS (${config.liveCheck})`,
+        intervalMs: deps.intervals?.liveMs,
+      };
+      await waitLive(live, claimed.publicIp, claimSignal);
       state.move('ready', null);
       metrics.secondsToReady = (clock.now() - started) / 1000;
       log.info('ready', { ...claimed, secondsToReady: metrics.secondsToReady, ec2Calls: metrics.ec2CallTotal() });
@@ -127,6 +124,8 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
         () => log.debug('notify.sent', { state: 'READY=1' }),
         (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
       );
+      // Only IMDS is local enough to ask every few seconds; an echo service is not ours to poll.
+      if (config.liveCheck === 'imds') void watchLive({ ...live, intervalMs: deps.intervals?.watchMs }, claimed.publicIp, stop.signal);
     } catch (error) {
       if (!stop.signal.aborted) {
         if (claimSignal.aborted) {
@@ -154,7 +153,9 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       log.info('restart.keep', { detail: termination.detail, allocationId: claimed?.allocationId, publicIp: claimed?.publicIp });
       return 0;
     }
-    const held = claimed ?? progress.landed ?? (ec2 && target ? await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS)) : undefined);
+    // Cut short, the claim may hold an address that reads do not show yet: what a read shows
+    // first, else the association whose 200 we saw.
+    const held = claimed ?? (ec2 && target ? ((await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS))) ?? progress.landed) : undefined);
     state.move('draining', 'waiting for workload pods to leave');
     const drainStart = clock.now();
     const outcome = await drainWait(

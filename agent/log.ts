@@ -21,6 +21,8 @@ export type LogEvent =
   | 'verify.waiting'
   | 'live.waiting'
   | 'ready'
+  | 'address.lost'
+  | 'address.back'
   | 'health.listening'
   | 'health.exposed'
   | 'notify.sent'

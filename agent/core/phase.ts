@@ -9,7 +9,8 @@ const NEXT: Record<Phase, readonly Phase[]> = {
   claiming: ['verifying', 'draining', 'releasing', 'released', 'failed'],
   // A lost or vanished association sends verification back to claiming.
   verifying: ['ready', 'claiming', 'draining', 'releasing', 'released', 'failed'],
-  ready: ['draining', 'releasing', 'released', 'failed'],
+  // Ready and verifying alternate if the address is taken away and comes back (live watch).
+  ready: ['verifying', 'draining', 'releasing', 'released', 'failed'],
   draining: ['releasing', 'released', 'failed'],
   releasing: ['released', 'failed'],
   released: [],

@@ -61,6 +61,28 @@ describe('claim', () => {
     }
   });
 
+  test('an address taken away while ready turns /readyz to 503, and back to 200 when it returns', async () => {
+    sim.world.addPool(1, POOL);
+    const node = await sim.addNode();
+    const { agent, get } = await startAgent(sim, node);
+    try {
+      await agent.waitFor('ready');
+      const eni = node.instance.enis[0]!;
+      const held = sim.world.addressOn(eni.networkInterfaceId, eni.privateIps[0]!)!;
+      sim.world.disassociate(held.association!.associationId);
+      const lost = await agent.waitFor('address.lost');
+      assert.equal(lost.level, 'warn');
+      const readyz = await get('/readyz');
+      assert.equal(readyz.status, 503);
+      assert.match(readyz.json().reason, /is no longer live on this interface/);
+      sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! });
+      await agent.waitFor('address.back');
+      assert.equal((await get('/readyz')).status, 200);
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
   test('a restart resumes the address with zero AssociateAddress (G3)', async () => {
     sim.world.addPool(2, POOL);
     const node = await sim.addNode();
