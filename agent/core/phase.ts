@@ -20,7 +20,3 @@ const NEXT: Record<Phase, readonly Phase[]> = {
 export function canMove(from: Phase, to: Phase): boolean {
   return NEXT[from].includes(to);
 }
-
-export function isEnding(phase: Phase): boolean {
-  return phase === 'draining' || phase === 'releasing' || phase === 'released';
-}
