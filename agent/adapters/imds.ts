@@ -1,9 +1,9 @@
 // IMDSv2 client: one cached session token, short timeouts, a few jittered retries.
 // Every failure leaves here as an AgentError; the token never appears in one.
 import type { Agent as HttpAgent } from 'node:http';
-import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { AgentError, InputError, isRetryable } from '../errors.js';
 import type { ImdsPort } from '../ports.js';
+import { sleep as abortableSleep, type Sleep } from '../time.js';
 import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
 
 export interface ImdsClientOptions {
@@ -16,7 +16,7 @@ export interface ImdsClientOptions {
   /** further attempts after a throttled, 5xx or network failure */
   retries?: number;
   now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep?: Sleep;
   random?: () => number;
   /** connection pool; default: Node's global agent (keep-alive) */
   agent?: HttpAgent;
@@ -82,7 +82,7 @@ export function createImdsClient(options: ImdsClientOptions): ImdsClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retries = options.retries ?? DEFAULT_RETRIES;
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, { signal }));
+  const sleep = options.sleep ?? abortableSleep;
   const random = options.random ?? Math.random;
 
   let token: Token | undefined;
