@@ -17,14 +17,14 @@ function tsFiles(dir) {
   });
 }
 
-// The shipped systemd files, embedded so that `install` writes exactly them (agent/units.ts).
+// The shipped systemd files, embedded so that `install` writes exactly them (agent/cli/units.ts).
 const units = {
   __EIP_AGENT_SERVICE__: JSON.stringify(readFileSync('systemd/eip-agent.service', 'utf8')),
   __EIP_AGENT_KUBELET_DROPIN__: JSON.stringify(readFileSync('systemd/kubelet.service.d/10-eip-agent.conf', 'utf8')),
 };
 
 await build({
-  entryPoints: ['agent/main.ts'],
+  entryPoints: ['agent/cli/main.ts'],
   outfile: 'dist/eip-agent.cjs',
   bundle: true,
   platform: 'node',

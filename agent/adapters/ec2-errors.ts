@@ -1,7 +1,7 @@
 // EC2 failures typed once, here: by the SDK's `error.name` (the EC2 error code),
 // `$metadata.httpStatusCode`, `$fault` and Node's network error codes — never by message text.
-import { AgentError } from '../errors.js';
-import type { ErrorKind } from '../errors.js';
+import { AgentError } from '../shared/errors.js';
+import type { ErrorKind } from '../shared/errors.js';
 
 const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequestsException']);
 const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'Unavailable', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException']);

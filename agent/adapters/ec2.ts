@@ -7,8 +7,8 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import type { Address, EC2ClientConfig, Filter } from '@aws-sdk/client-ec2';
-import { AgentError } from '../errors.js';
-import type { AddressView, Ec2CallRecord, Ec2Port } from '../ports.js';
+import { AgentError } from '../shared/errors.js';
+import type { AddressView, Ec2CallRecord, Ec2Port } from '../shared/ports.js';
 import { attemptOutcome, classifyEc2Error } from './ec2-errors.js';
 
 export interface Ec2ClientOptions {

@@ -1,6 +1,6 @@
 // --live-check egress: an echo service (checkip.amazonaws.com) answers with the public IP
 // our traffic leaves from.
-import type { LiveProbe } from '../live.js';
+import type { LiveProbe } from '../lifecycle/live.js';
 import { httpRequest } from './http.js';
 
 const TIMEOUT_MS = 5000;

@@ -1,8 +1,8 @@
 // Who am I: the instance and its network interfaces as IMDS describes them. Every value
 // is checked here, so a wrong answer from IMDS is one clear error instead of a bad
 // AssociateAddress later (G6).
-import { AgentError } from '../errors.js';
-import type { Identity, ImdsPort, InterfaceIdentity } from '../ports.js';
+import { AgentError } from '../shared/errors.js';
+import type { Identity, ImdsPort, InterfaceIdentity } from '../shared/ports.js';
 
 const INSTANCE_ID = /^i-[0-9a-f]+$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;

@@ -1,9 +1,9 @@
 // IMDSv2 client: one cached session token, short timeouts, a few jittered retries.
 // Every failure leaves here as an AgentError; the token never appears in one.
 import type { Agent as HttpAgent } from 'node:http';
-import { AgentError, InputError, isRetryable } from '../errors.js';
-import type { ImdsPort } from '../ports.js';
-import { sleep as abortableSleep, type Sleep } from '../time.js';
+import { AgentError, InputError, isRetryable } from '../shared/errors.js';
+import type { ImdsPort } from '../shared/ports.js';
+import { sleep as abortableSleep, type Sleep } from '../shared/time.js';
 import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
 
 export interface ImdsClientOptions {

@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { AgentError } from '../errors.js';
-import type { KubePort, PodView } from '../ports.js';
+import { AgentError } from '../shared/errors.js';
+import type { KubePort, PodView } from '../shared/ports.js';
 import { HttpTimeoutError, httpRequest } from './http.js';
 import { isObject, parseExecCredential, runExecFile, type Credential, type ExecResult, type RunExec } from './kube-exec.js';
 import type { ExecConfig, KubeTarget } from './kubeconfig.js';

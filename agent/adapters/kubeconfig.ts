@@ -4,7 +4,7 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { YAMLParseError, parse } from 'yaml';
-import { InputError } from '../errors.js';
+import { InputError } from '../shared/errors.js';
 
 export const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;
 export type ExecApiVersion = (typeof EXEC_API_VERSIONS)[number];

@@ -1,5 +1,5 @@
 // SPEC §5: which pods still hold the node. Pure: the Kubernetes adapter lists, this decides.
-import type { PodView } from '../ports.js';
+import type { PodView } from '../shared/ports.js';
 
 /**
  * A pod is workload unless a DaemonSet owns it (it runs on every node and would never

@@ -1,7 +1,7 @@
 // Pure decisions about the pool: which address is ours already, which are free, and in
 // which order this node should try them.
 import { createHash } from 'node:crypto';
-import type { AddressView, PoolSelector } from '../ports.js';
+import type { AddressView, PoolSelector } from '../shared/ports.js';
 
 export interface Target {
   instanceId: string;

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentError } from '../../agent/errors.js';
-import type { ErrorKind } from '../../agent/errors.js';
-import type { Ec2CallRecord, Ec2Port } from '../../agent/ports.js';
+import { AgentError } from '../../agent/shared/errors.js';
+import type { ErrorKind } from '../../agent/shared/errors.js';
+import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
 import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
 import type { Ec2ClientOptions } from '../../agent/adapters/ec2.js';
 import { classifyEc2Error } from '../../agent/adapters/ec2-errors.js';

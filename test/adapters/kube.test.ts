@@ -11,7 +11,7 @@ import { createKubeClient } from '../../agent/adapters/kube.js';
 import type { KubeClient, KubeClientDeps, RunExec } from '../../agent/adapters/kube.js';
 import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
 import type { KubeTarget } from '../../agent/adapters/kubeconfig.js';
-import { AgentError } from '../../agent/errors.js';
+import { AgentError } from '../../agent/shared/errors.js';
 import { startKube } from '../sim/kube.js';
 import type { KubeSim } from '../sim/kube.js';
 import { World } from '../sim/world.js';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
 import type { KubeTarget } from '../../agent/adapters/kubeconfig.js';
-import { InputError } from '../../agent/errors.js';
+import { InputError } from '../../agent/shared/errors.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n';

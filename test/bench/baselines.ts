@@ -9,9 +9,9 @@
 import { createImdsClient } from '../../agent/adapters/imds.js';
 import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
 import { inPool, isFree, isOn } from '../../agent/core/pool.js';
-import { isAgentError } from '../../agent/errors.js';
-import { AWS_RETRY, retrying } from '../../agent/retry.js';
-import { sleep } from '../../agent/time.js';
+import { isAgentError } from '../../agent/shared/errors.js';
+import { AWS_RETRY, retrying } from '../../agent/shared/retry.js';
+import { sleep } from '../../agent/shared/time.js';
 import type { Sim, SimNode } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
 import { IMDS_TIMEOUT_MS, POOL, ec2PortFor } from './fleet.js';

@@ -7,11 +7,11 @@ import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
 import { createImdsClient } from '../../agent/adapters/imds.js';
 import { createKubeClient } from '../../agent/adapters/kube.js';
 import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
-import { readFlags, runConfig } from '../../agent/config.js';
-import { runDaemon, type DaemonDeps } from '../../agent/daemon.js';
-import type { Fields, LogEvent, Logger } from '../../agent/log.js';
-import type { Ec2CallRecord, Ec2Port } from '../../agent/ports.js';
-import { sleep, systemClock } from '../../agent/time.js';
+import { readFlags, runConfig } from '../../agent/cli/config.js';
+import { runDaemon, type DaemonDeps } from '../../agent/lifecycle/daemon.js';
+import type { Fields, LogEvent, Logger } from '../../agent/shared/log.js';
+import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
+import { sleep, systemClock } from '../../agent/shared/time.js';
 import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
 

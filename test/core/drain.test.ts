@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDrained, isWorkload, workloadPods } from '../../agent/core/drain.js';
-import type { PodView } from '../../agent/ports.js';
+import type { PodView } from '../../agent/shared/ports.js';
 
 function pod(overrides: Partial<PodView> = {}): PodView {
   return { namespace: 'default', name: 'web-1', phase: 'Running', ownerKinds: ['ReplicaSet'], mirror: false, ...overrides };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inPool, isFree, rank, viewPool } from '../../agent/core/pool.js';
-import type { AddressView } from '../../agent/ports.js';
+import type { AddressView } from '../../agent/shared/ports.js';
 
 const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5' };
 

@@ -4,8 +4,8 @@
 // was actually given (`--flag:`, `EIP_AGENT_…:`, `AWS_…:`), or `--tag-key:` when it is missing (G6).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clientConfig, readConfig, readFlags, runConfig, type Env, type RunConfig } from '../../agent/config.js';
-import { FLAGS, camel, envName, flagsFor, type CommandName } from '../../agent/flags.js';
+import { clientConfig, readConfig, readFlags, runConfig, type Env, type RunConfig } from '../../agent/cli/config.js';
+import { FLAGS, camel, envName, flagsFor, type CommandName } from '../../agent/cli/flags.js';
 import { nastyString, rng, type Rng } from './random.js';
 
 const CASES = 600;

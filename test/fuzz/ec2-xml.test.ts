@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
-import { AgentError } from '../../agent/errors.js';
-import type { AddressView, Ec2Port } from '../../agent/ports.js';
+import { AgentError } from '../../agent/shared/errors.js';
+import type { AddressView, Ec2Port } from '../../agent/shared/ports.js';
 import { ACTIONS } from '../sim/ec2-actions.js';
 import { defaultFaults } from '../sim/ec2-faults.js';
 import { errorXml, successXml } from '../sim/ec2-xml.js';

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
-import { AgentError } from '../../agent/errors.js';
-import { imdsTermination } from '../../agent/monitors.js';
-import type { Identity, ImdsPort } from '../../agent/ports.js';
+import { AgentError } from '../../agent/shared/errors.js';
+import { imdsTermination } from '../../agent/lifecycle/monitors.js';
+import type { Identity, ImdsPort } from '../../agent/shared/ports.js';
 import { NASTY, nastyString, rng, type Rng } from './random.js';
 
 const CASES = 500;

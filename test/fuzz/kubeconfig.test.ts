@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
-import { InputError } from '../../agent/errors.js';
+import { InputError } from '../../agent/shared/errors.js';
 import { NASTY, nastyString, rng, type Rng } from './random.js';
 
 const CASES = 400;

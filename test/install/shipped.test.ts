@@ -60,7 +60,7 @@ describe('systemd units', () => {
     const key = (name: string) => [...unit.matchAll(new RegExp(`^${name}=(.*)$`, 'gm'))].map((m) => m[1]);
     assert.deepEqual(key('Before'), ['kubelet.service']);
     assert.deepEqual(key('Type'), ['notify']);
-    assert.deepEqual(key('NotifyAccess'), ['all'], 'agent/notify.ts sends READY=1 from systemd-notify, a child');
+    assert.deepEqual(key('NotifyAccess'), ['all'], 'agent/adapters/notify.ts sends READY=1 from systemd-notify, a child');
     assert.deepEqual(key('ExecStart'), ['/usr/local/bin/eip-agent run']);
     // --drain-timeout defaults to 300 s, and the release has its own 120 s budget.
     assert.ok(Number(key('TimeoutStopSec')[0]) > 300 + 120);

@@ -1,12 +1,12 @@
 // Who this node is, and where its address goes: IMDS identity turned into the target
 // interface and private IP, validated against the flags.
-import { readIdentity, readPublicIps } from './adapters/identity.js';
-import type { RunConfig } from './config.js';
-import type { Target } from './core/pool.js';
-import { AgentError, InputError, errorMessage, isAgentError } from './errors.js';
+import { readIdentity, readPublicIps } from '../adapters/identity.js';
+import type { RunConfig } from '../cli/config.js';
+import type { Target } from '../core/pool.js';
+import { AgentError, InputError, errorMessage, isAgentError } from '../shared/errors.js';
 import type { LiveProbe } from './live.js';
-import type { Identity, ImdsPort } from './ports.js';
-import { retrying } from './retry.js';
+import type { Identity, ImdsPort } from '../shared/ports.js';
+import { retrying } from '../shared/retry.js';
 
 // IMDS is local and always there on EC2, but a host busy booting may answer slowly:
 // failing to reach it for this long is a fault worth exiting on (systemd restarts us).

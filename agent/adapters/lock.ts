@@ -3,7 +3,7 @@
 // under /run (tmpfs: gone after a reboot) is the lock; a file left by a dead process is stale.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AgentError, errorMessage } from './errors.js';
+import { AgentError, errorMessage } from '../shared/errors.js';
 
 export interface Lock {
   release(): void;

@@ -1,5 +1,5 @@
 // Counters and gauges for /metrics, rendered in the Prometheus text format.
-import { PHASES, type Phase } from './core/phase.js';
+import { PHASES, type Phase } from '../core/phase.js';
 
 type Labels = Record<string, string>;
 

@@ -4,8 +4,8 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Flags } from '../config.js';
-import { PATHS, installPlan, renderPlan, uninstallPlan, type Step } from '../core/install.js';
-import { AgentError, errorMessage } from '../errors.js';
+import { PATHS, installPlan, renderPlan, uninstallPlan, type Step } from '../install-plan.js';
+import { AgentError, errorMessage } from '../../shared/errors.js';
 import { KUBELET_DROPIN, SERVICE_UNIT } from '../units.js';
 import type { Out } from './client.js';
 

@@ -2,21 +2,21 @@
 // the node's life → drain-wait → release. Built from explicit dependencies; main.ts wires
 // the production ones.
 import { claim, type ClaimProgress, type Claimed } from './claim.js';
-import { describeConfig, type RunConfig } from './config.js';
-import { isOn, viewPool, type Target } from './core/pool.js';
-import { AgentError, errorMessage } from './errors.js';
-import { startHealthServer } from './health.js';
+import { describeConfig, type RunConfig } from '../cli/config.js';
+import { isOn, viewPool, type Target } from '../core/pool.js';
+import { AgentError, errorMessage } from '../shared/errors.js';
+import { startHealthServer } from '../adapters/health.js';
 import { identify, imdsProbe, publicIpsOn } from './identify.js';
 import { waitLive, watchLive, type LiveProbe } from './live.js';
-import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
+import type { Logger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
 import { TerminationLatch, signalTermination, watchImds, type Termination } from './monitors.js';
-import type { Notify } from './notify.js';
-import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort } from './ports.js';
+import type { Notify } from '../adapters/notify.js';
+import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort } from '../shared/ports.js';
 import { drainWait, releaseAddress, type Held } from './release.js';
-import { AWS_RETRY, retrying, type RetryOptions } from './retry.js';
+import { AWS_RETRY, retrying, type RetryOptions } from '../shared/retry.js';
 import { AgentState, type Status } from './state.js';
-import type { Clock, Sleep } from './time.js';
+import type { Clock, Sleep } from '../shared/time.js';
 
 export type SignalSource = (handler: (signal: string) => void) => () => void;
 

@@ -1,9 +1,9 @@
 // `wait`, `status`, `release`: small clients of the daemon's health endpoint.
 import type { ClientConfig } from '../config.js';
-import { AgentError, errorMessage } from '../errors.js';
-import type { Status } from '../state.js';
-import type { Clock, Sleep } from '../time.js';
-import { httpRequest } from '../adapters/http.js';
+import { AgentError, errorMessage } from '../../shared/errors.js';
+import type { Status } from '../../lifecycle/state.js';
+import type { Clock, Sleep } from '../../shared/time.js';
+import { httpRequest } from '../../adapters/http.js';
 
 export interface Out {
   stdout: (text: string) => void;

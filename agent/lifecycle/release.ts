@@ -1,13 +1,13 @@
 // The end of life: wait until the node's workload pods are gone (G5), then give the address
 // back — but only the association this node made, on this node's interface (G2).
-import { isDrained, workloadPods } from './core/drain.js';
-import { isOn, type Target } from './core/pool.js';
-import { errorMessage, isAgentError } from './errors.js';
-import type { Logger } from './log.js';
-import type { Ec2Port, KubePort } from './ports.js';
-import { retrying, type RetryOptions } from './retry.js';
+import { isDrained, workloadPods } from '../core/drain.js';
+import { isOn, type Target } from '../core/pool.js';
+import { errorMessage, isAgentError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { Ec2Port, KubePort } from '../shared/ports.js';
+import { retrying, type RetryOptions } from '../shared/retry.js';
 import type { AgentState } from './state.js';
-import type { Clock, Sleep } from './time.js';
+import type { Clock, Sleep } from '../shared/time.js';
 
 export type DrainOutcome = 'drained' | 'timeout' | 'skipped' | 'forced';
 

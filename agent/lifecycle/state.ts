@@ -1,10 +1,10 @@
 // What the agent knows and shows: phase, identity, address, pool. /status and /readyz
 // are views of this one object; the daemon is its only writer.
-import { canMove, type Phase } from './core/phase.js';
-import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
-import type { PoolSelector } from './ports.js';
-import type { Clock } from './time.js';
+import { canMove, type Phase } from '../core/phase.js';
+import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import type { PoolSelector } from '../shared/ports.js';
+import type { Clock } from '../shared/time.js';
 
 export interface Status {
   phase: Phase;

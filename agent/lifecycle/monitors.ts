@@ -1,11 +1,11 @@
 // The end of the node's life comes from several sources; each is a small monitor that
 // reports one Termination into a latch. The daemon acts on the first: releasing once is
 // then automatic.
-import { errorMessage } from './errors.js';
-import type { Logger } from './log.js';
-import type { ImdsPort } from './ports.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { ImdsPort } from '../shared/ports.js';
 import type { AgentState } from './state.js';
-import type { Sleep } from './time.js';
+import type { Sleep } from '../shared/time.js';
 
 export interface Termination {
   source: 'signal' | 'spot' | 'asg' | 'request';

@@ -1,8 +1,8 @@
 // G4: the address counts only once it is seen live on this node.
-import { errorMessage } from './errors.js';
-import type { Logger } from './log.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import type { AgentState } from './state.js';
-import type { Sleep } from './time.js';
+import type { Sleep } from '../shared/time.js';
 
 /** Answers whether `publicIp` is live now; may throw on a passing fault. */
 export type LiveProbe = (publicIp: string, signal: AbortSignal) => Promise<boolean>;

@@ -5,13 +5,13 @@ import { hideBin } from 'yargs/helpers';
 import { clientConfig, readConfig, readFlags, runConfig, type Env, type Result } from './config.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
 import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
-import { runDaemon } from './daemon.js';
-import { isAgentError, errorMessage } from './errors.js';
+import { runDaemon } from '../lifecycle/daemon.js';
+import { isAgentError, errorMessage } from '../shared/errors.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
-import { acquireLock } from './lock.js';
-import { createLogger } from './log.js';
-import { sleep, systemClock } from './time.js';
-import { productionDeps } from './wire.js';
+import { acquireLock } from '../adapters/lock.js';
+import { createLogger } from '../shared/log.js';
+import { sleep, systemClock } from '../shared/time.js';
+import { productionDeps } from './wiring.js';
 
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TerminationLatch, imdsTermination, signalTermination } from '../../agent/monitors.js';
+import { TerminationLatch, imdsTermination, signalTermination } from '../../agent/lifecycle/monitors.js';
 
 test('imdsTermination: spot notices and ASG Terminated end the node; nothing else does', () => {
   const cases: [string | undefined, string | undefined, string | undefined][] = [

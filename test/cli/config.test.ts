@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientConfig, parseListen, readFlags, runConfig, type Env } from '../../agent/config.js';
+import { clientConfig, parseListen, readFlags, runConfig, type Env } from '../../agent/cli/config.js';
 
 function run(argv: Record<string, unknown>, env: Env = {}) {
   const flags = readFlags('run', argv, env);

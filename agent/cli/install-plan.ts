@@ -1,8 +1,8 @@
 // Pure planning for `install` and `uninstall`: which files to write or remove under a
 // root, and which systemctl calls follow. commands/install.ts applies a plan.
 import { posix } from 'node:path';
-import type { Flags, Result } from '../config.js';
-import { FLAGS, envName } from '../flags.js';
+import type { Flags, Result } from './config.js';
+import { FLAGS, envName } from './flags.js';
 
 export const PATHS = {
   service: '/etc/systemd/system/eip-agent.service',

@@ -1,10 +1,10 @@
 // The local health endpoint: /healthz, /readyz, /status, /metrics, POST /release.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ListenAddress } from './config.js';
-import { InputError, errorMessage } from './errors.js';
-import type { Metrics } from './metrics.js';
-import type { AgentState, Status } from './state.js';
+import type { ListenAddress } from '../cli/config.js';
+import { InputError, errorMessage } from '../shared/errors.js';
+import type { Metrics } from '../shared/metrics.js';
+import type { AgentState, Status } from '../lifecycle/state.js';
 
 export interface HealthDeps {
   state: AgentState;

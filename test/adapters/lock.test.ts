@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { acquireLock } from '../../agent/lock.js';
-import { isAgentError } from '../../agent/errors.js';
+import { acquireLock } from '../../agent/adapters/lock.js';
+import { isAgentError } from '../../agent/shared/errors.js';
 
 test('lock: one holder; a live holder refuses a second; a dead one is stale', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'eip-lock-'));

@@ -2,8 +2,8 @@
 // Pure: it reads only the values handed to it, and returns every error at once.
 import { isIP } from 'node:net';
 import { LIVE_CHECKS, camel, envName, flagsFor, type CommandName } from './flags.js';
-import type { LogFormat, LogLevel } from './log.js';
-import type { PoolSelector } from './ports.js';
+import type { LogFormat, LogLevel } from '../shared/log.js';
+import type { PoolSelector } from '../shared/ports.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type LiveCheck = (typeof LIVE_CHECKS)[number];

@@ -6,14 +6,14 @@
 // of the account's mutating bucket (50, +5/s) that the whole fleet shares, while a listing
 // spends one of the Describe bucket (100, +20/s). Measured (BENCHMARKS.md): 3× faster to
 // all-ready and less than half the AssociateAddress calls at N = 200.
-import { jitteredBackoff, relistDelay, retryDelay, type RelistPolicy } from './core/backoff.js';
-import { describePool, inPool, isOn, viewPool, type Target } from './core/pool.js';
-import { errorMessage, isAgentError } from './errors.js';
-import type { Logger } from './log.js';
-import type { AddressView, Ec2Port, PoolSelector } from './ports.js';
-import { retrying, type RetryOptions } from './retry.js';
+import { jitteredBackoff, relistDelay, retryDelay, type RelistPolicy } from '../core/backoff.js';
+import { describePool, inPool, isOn, viewPool, type Target } from '../core/pool.js';
+import { errorMessage, isAgentError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { AddressView, Ec2Port, PoolSelector } from '../shared/ports.js';
+import { retrying, type RetryOptions } from '../shared/retry.js';
 import type { AgentState } from './state.js';
-import type { Sleep } from './time.js';
+import type { Sleep } from '../shared/time.js';
 
 export interface ClaimDeps {
   ec2: Ec2Port;

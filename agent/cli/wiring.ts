@@ -1,15 +1,15 @@
 // The production dependencies of the daemon, built from the validated configuration.
 import { execFile } from 'node:child_process';
-import { createEc2Client, createEc2Port } from './adapters/ec2.js';
-import { egressProbe } from './adapters/egress.js';
-import { createImdsClient } from './adapters/imds.js';
-import { createKubeClient } from './adapters/kube.js';
-import { loadKubeconfig } from './adapters/kubeconfig.js';
+import { createEc2Client, createEc2Port } from '../adapters/ec2.js';
+import { egressProbe } from '../adapters/egress.js';
+import { createImdsClient } from '../adapters/imds.js';
+import { createKubeClient } from '../adapters/kube.js';
+import { loadKubeconfig } from '../adapters/kubeconfig.js';
 import type { RunConfig } from './config.js';
-import type { DaemonDeps } from './daemon.js';
-import type { Logger } from './log.js';
-import { systemdNotify } from './notify.js';
-import { sleep, systemClock } from './time.js';
+import type { DaemonDeps } from '../lifecycle/daemon.js';
+import type { Logger } from '../shared/log.js';
+import { systemdNotify } from '../adapters/notify.js';
+import { sleep, systemClock } from '../shared/time.js';
 
 export async function productionDeps(config: RunConfig, log: Logger): Promise<DaemonDeps> {
   // A malformed kubeconfig is reported now, at start, not at shutdown when it is too late.

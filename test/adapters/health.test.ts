@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { isLoopback, startHealthServer } from '../../agent/health.js';
-import { memoryLogger } from '../../agent/log.js';
-import { Metrics } from '../../agent/metrics.js';
-import { AgentState } from '../../agent/state.js';
+import { isLoopback, startHealthServer } from '../../agent/adapters/health.js';
+import { memoryLogger } from '../../agent/shared/log.js';
+import { Metrics } from '../../agent/shared/metrics.js';
+import { AgentState } from '../../agent/lifecycle/state.js';
 
 test('isLoopback: only loopback peers may ask for a release', () => {
   const cases: [string | undefined, boolean][] = [
