@@ -17,10 +17,12 @@ function tsFiles(dir) {
   });
 }
 
-// The shipped systemd files, embedded so that `install` writes exactly them (agent/cli/units.ts).
+// The shipped systemd files, embedded so that `install` writes exactly them, and the
+// version (agent/cli/embedded.ts).
 const units = {
   __EIP_AGENT_SERVICE__: JSON.stringify(readFileSync('systemd/eip-agent.service', 'utf8')),
   __EIP_AGENT_KUBELET_DROPIN__: JSON.stringify(readFileSync('systemd/kubelet.service.d/10-eip-agent.conf', 'utf8')),
+  __EIP_AGENT_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
 };
 
 await build({

@@ -1,7 +1,6 @@
 // EC2 failures typed once, here: by the SDK's `error.name` (the EC2 error code),
 // `$metadata.httpStatusCode`, `$fault` and Node's network error codes — never by message text.
-import { AgentError } from '../shared/errors.js';
-import type { ErrorKind } from '../shared/errors.js';
+import { AgentError, NETWORK_CODES, kindOfStatus, type ErrorKind } from '../shared/errors.js';
 
 const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequestsException']);
 const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'Unavailable', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException']);
@@ -17,18 +16,6 @@ const NOT_FOUND = new Set([
 // with the same ones cannot help (the SDK already retried once with its clock corrected).
 const AUTH = new Set(['AuthFailure', 'UnauthorizedOperation', 'InvalidClientTokenId', 'ExpiredToken', 'RequestExpired', 'SignatureDoesNotMatch']);
 
-/** Node's codes of a connection that failed, was refused, reset or timed out. */
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 /** The SDK's request timeout (TimeoutError) and an aborted request (AbortError). */
 const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError']);
 
@@ -72,13 +59,15 @@ export function attemptOutcome(error: unknown): string {
   return failure.type;
 }
 
+/** EC2's own code first (RequestLimitExceeded comes as a 503); then the one status map. */
 function serviceKind(code: string, status: number | undefined, fault: string): ErrorKind {
-  if (THROTTLED.has(code) || status === 429) return 'throttled';
+  if (THROTTLED.has(code)) return 'throttled';
   if (CONFLICT.has(code)) return 'conflict';
   if (NOT_FOUND.has(code)) return 'not-found';
-  if (AUTH.has(code) || status === 401 || status === 403) return 'auth';
-  if (TRANSIENT.has(code) || (status !== undefined && status >= 500) || fault === 'server') return 'transient';
-  return 'rejected';
+  if (AUTH.has(code)) return 'auth';
+  if (TRANSIENT.has(code)) return 'transient';
+  if (status !== undefined) return kindOfStatus(status);
+  return fault === 'server' ? 'transient' : 'rejected';
 }
 
 /**
@@ -101,7 +90,7 @@ export function classifyEc2Error(action: string, error: unknown): AgentError | u
     case 'network':
       return new AgentError('transient', 'ec2.network', `EC2 ${action}: no answer (${failure.code}): ${text}`, { cause: error });
     case 'malformed':
-      return new AgentError('transient', 'ec2.malformed', `EC2 ${action}: the answer could not be parsed: ${text}`, { cause: error });
+      return new AgentError('malformed', 'ec2.malformed', `EC2 ${action}: the answer could not be parsed: ${text}`, { cause: error });
     case 'credentials':
       // Transient on purpose: at boot IMDS may not serve the role yet, and an instance profile
       // attached later fixes it; the core keeps trying and shows the error in /status.

@@ -55,7 +55,7 @@ function literal(value: string): string {
 }
 
 function malformed(action: string, what: string): AgentError {
-  return new AgentError('transient', 'ec2.malformed', `EC2 ${action}: the answer lacks ${what}`);
+  return new AgentError('malformed', 'ec2.malformed', `EC2 ${action}: the answer lacks ${what}`);
 }
 
 // The SDK turns `<instanceId/>` into "": an empty field is an absent one, hence the
@@ -91,7 +91,8 @@ export function createEc2Port({ client, onCall }: Ec2PortOptions): Ec2Port {
         onCall?.({ action, outcome: 'ok' });
         return result;
       } catch (error) {
-        onCall?.({ action, outcome: attemptOutcome(error) });
+        const kind = classifyEc2Error(action, error)?.kind;
+        onCall?.({ action, outcome: attemptOutcome(error), ...(kind ? { kind } : {}) });
         throw error;
       }
     };

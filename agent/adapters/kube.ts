@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { AgentError } from '../shared/errors.js';
+import { AgentError, kindOfStatus, networkCode } from '../shared/errors.js';
 import type { KubePort, PodView } from '../shared/ports.js';
-import { HttpTimeoutError, httpRequest } from './http.js';
+import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
 import { isObject, parseExecCredential, runExecFile, type Credential, type ExecResult, type RunExec } from './kube-exec.js';
 import type { ExecConfig, KubeTarget } from './kubeconfig.js';
 
@@ -206,14 +206,18 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
     } catch (error) {
       // The caller's cancellation is not a fault of the API server: pass it on as is.
       if (signal?.aborted) throw signal.reason;
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      if (error instanceof HttpTimeoutError || code.endsWith('_TIMEOUT')) {
+      if (error instanceof HttpTimeoutError) {
         throw new AgentError('transient', 'kube.timeout', `${where}: ${what}: no answer within ${timeoutMs} ms`, { cause: error });
       }
-      if (TLS_TRUST_CODES.has(code)) {
+      if (error instanceof HttpBodyTooLargeError) throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: ${error.message}`, { cause: error });
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
         throw new AgentError('auth', 'kube.tls', `${where}: ${what}: server certificate not trusted (${code})`, { cause: error });
       }
-      throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${code || (error as Error).message}`, { cause: error });
+      // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
+      const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
+      if (network !== undefined) throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${network}`, { cause: error });
+      throw error; // anything else is a bug of ours, not a fault of the API server
     } finally {
       used.inFlight -= 1;
       if (used.retired && used.inFlight === 0) used.agent.destroy();
@@ -230,15 +234,12 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
       try {
         return JSON.parse(text);
       } catch (error) {
-        throw new AgentError('transient', 'kube.malformed', `${where}: ${what}: answer is not JSON`, { cause: error });
+        throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: answer is not JSON`, { cause: error });
       }
     }
     const message = `${where}: ${what}: HTTP ${status}${statusMessage(text)}`;
-    if (status === 401) throw new AgentError('auth', 'kube.unauthorized', message);
-    if (status === 403) throw new AgentError('auth', 'kube.forbidden', message);
-    if (status === 429) throw new AgentError('throttled', 'kube.throttled', message);
-    if (status >= 500) throw new AgentError('transient', 'kube.unavailable', message);
-    throw new AgentError('rejected', 'kube.rejected', message);
+    const kind = kindOfStatus(status);
+    throw new AgentError(kind, status === 401 ? 'kube.unauthorized' : status === 403 ? 'kube.forbidden' : `kube.${kind === 'transient' ? 'unavailable' : kind}`, message);
   };
 
   return {
@@ -249,7 +250,7 @@ export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}):
       const items = isObject(list) && list.kind === 'PodList' && Array.isArray(list.items) ? list.items : undefined;
       const pods = items?.map(podView);
       if (!pods || pods.includes(undefined)) {
-        throw new AgentError('transient', 'kube.malformed', `${where}: ${what}: answer is not a PodList`);
+        throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: answer is not a PodList`);
       }
       return pods as PodView[];
     },

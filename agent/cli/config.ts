@@ -1,18 +1,13 @@
 // The one place that turns flags + environment into a typed, frozen configuration.
 // Pure: it reads only the values handed to it, and returns every error at once.
 import { isIP } from 'node:net';
-import { LIVE_CHECKS, camel, envName, flagsFor, type CommandName } from './flags.js';
 import type { LogFormat, LogLevel } from '../shared/log.js';
-import type { PoolSelector } from '../shared/ports.js';
+import type { ListenAddress, PoolSelector } from '../shared/ports.js';
+import { Flags, LIVE_CHECKS, camel, envName, flagsFor, type CommandName, type FlagName } from './flags.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type LiveCheck = (typeof LIVE_CHECKS)[number];
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-  loopback: boolean;
-}
+export type { ListenAddress } from '../shared/ports.js';
 
 export interface ClientConfig {
   health: ListenAddress;
@@ -41,16 +36,6 @@ export interface RunConfig extends ClientConfig {
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-type Raw = Record<string, string | number | boolean | undefined>;
-
-/** Flag values and, for each, the input it came from (`--tag-key` or `EIP_AGENT_TAG_KEY`). */
-export interface Flags {
-  values: Raw;
-  sources: Record<string, string>;
-  /** flags already reported as bad: later checks stay silent about them */
-  reported?: ReadonlySet<string>;
-}
-
 const DEFAULT_KUBECONFIG = '/var/lib/kubelet/kubeconfig';
 // IMDS endpoints as every AWS SDK resolves them (AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE]).
 const IMDS_IPV4 = 'http://169.254.169.254';
@@ -63,33 +48,35 @@ const IMDS_IPV6 = 'http://[fd00:ec2::254]';
  */
 export function collectFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): { flags: Flags; errors: string[] } {
   const errors: string[] = [];
-  const raw: Raw = {};
-  const sources: Record<string, string> = {};
-  const reported = new Set<string>();
-  for (const flag of flagsFor(command)) {
-    const fromArgv = argv[camel(flag.name)];
-    const fromEnv = env[envName(flag.name)];
-    const source = fromArgv !== undefined ? `--${flag.name}` : envName(flag.name);
-    const value = fromArgv !== undefined ? fromArgv : fromEnv !== undefined && fromEnv !== '' ? fromEnv : flag.default;
-    if (value === undefined) continue;
-    const parsed = Array.isArray(value) ? undefined : coerce(flag.type, value);
-    if (Array.isArray(value)) {
-      errors.push(`${source}: expected once, given ${value.length} times`);
+  const values = new Map<FlagName, string | number | boolean>();
+  const sources = new Map<FlagName, string>();
+  const reported = new Set<FlagName>();
+  for (const { name, spec } of flagsFor(command)) {
+    const fromArgv = argv[camel(name)];
+    const fromEnv = env[envName(name)];
+    const given = fromArgv !== undefined ? fromArgv : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+    if (given === undefined) {
+      if (spec.default !== undefined) values.set(name, spec.default);
+      continue;
+    }
+    const source = fromArgv !== undefined ? `--${name}` : envName(name);
+    sources.set(name, source);
+    const parsed = Array.isArray(given) ? undefined : coerce(spec.type, given);
+    if (Array.isArray(given)) {
+      errors.push(`${source}: expected once, given ${given.length} times`);
     } else if (parsed === undefined) {
-      errors.push(`${source}: expected ${flag.type === 'number' ? 'a number' : 'true or false'}, got ${JSON.stringify(value)}`);
-    } else if (flag.choices && !flag.choices.includes(String(parsed))) {
-      errors.push(`${source}: expected one of ${flag.choices.join(', ')}, got ${JSON.stringify(parsed)}`);
+      errors.push(`${source}: expected ${spec.type === 'number' ? 'a number' : 'true or false'}, got ${JSON.stringify(given)}`);
+    } else if (spec.choices && !spec.choices.includes(String(parsed))) {
+      errors.push(`${source}: expected one of ${spec.choices.join(', ')}, got ${JSON.stringify(parsed)}`);
     } else {
-      raw[flag.name] = parsed;
-      sources[flag.name] = source;
+      values.set(name, parsed);
       continue;
     }
     // Reported: the default stands in, and later checks stay silent about this input.
-    raw[flag.name] = flag.default;
-    sources[flag.name] = source;
-    reported.add(flag.name);
+    if (spec.default !== undefined) values.set(name, spec.default);
+    reported.add(name);
   }
-  return { flags: { values: raw, sources, reported }, errors };
+  return { flags: new Flags(values, sources, reported), errors };
 }
 
 export function readFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): Result<Flags> {
@@ -128,74 +115,73 @@ export function parseListen(text: string): ListenAddress | string {
   return { host: name, port, loopback };
 }
 
-export function clientConfig({ values, sources }: Flags): Result<ClientConfig> {
-  const listen = parseListen(String(values['health-listen']));
-  if (typeof listen === 'string') return { ok: false, errors: [`${sources['health-listen']}: ${listen}`] };
+export function clientConfig(flags: Flags): Result<ClientConfig> {
+  const listen = parseListen(flags.get('health-listen'));
+  if (typeof listen === 'string') return { ok: false, errors: [`${flags.source('health-listen')}: ${listen}`] };
   return { ok: true, value: Object.freeze({ health: Object.freeze(listen) }) };
 }
 
 const seconds = (n: number) => Math.round(n * 1000);
 
-export function runConfig({ values: raw, sources, reported }: Flags, env: Env): Result<RunConfig> {
+export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
   const errors: string[] = [];
-  // The region may come from the environment rather than a flag: name the input it came from.
-  const inputs: Record<string, string> = { ...sources };
-  if (raw['region'] === undefined) inputs['region'] = env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
-  const need = (ok: boolean, flag: string, expected: string, got?: unknown) => {
-    const input = inputs[flag] ?? `--${flag}`;
-    if (!ok && !reported?.has(flag)) errors.push(`${input}: ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
+  const need = (ok: boolean, flag: FlagName, expected: string, got?: unknown, input = flags.source(flag)) => {
+    if (!ok && !flags.reported.has(flag)) errors.push(`${input}: ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
   };
 
-  const tagKey = raw['tag-key'] as string | undefined;
+  const tagKey = flags.get('tag-key');
   need(tagKey !== undefined && tagKey.length > 0, 'tag-key', `required (or ${envName('tag-key')}): the tag key that marks pool addresses`);
   need(tagKey === undefined || (tagKey.length <= 128 && !tagKey.startsWith('aws:')), 'tag-key', 'expected a tag key of 1-128 characters not starting with aws:', tagKey);
-  const tagValue = raw['tag-value'] as string | undefined;
+  const tagValue = flags.get('tag-value');
   need(tagValue === undefined || tagValue.length <= 256, 'tag-value', 'expected at most 256 characters');
 
-  const deviceIndex = raw['device-index'] as number;
+  const deviceIndex = flags.get('device-index');
   need(Number.isInteger(deviceIndex) && deviceIndex >= 0 && deviceIndex <= 31, 'device-index', 'expected an integer from 0 to 31', deviceIndex);
 
-  const privateIp = raw['private-ip'] as string | undefined;
+  const privateIp = flags.get('private-ip');
   need(privateIp === undefined || isIP(privateIp) === 4, 'private-ip', 'expected a private IPv4 address of the interface', privateIp);
 
-  const region = (raw['region'] as string | undefined) ?? (env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined);
-  need(region === undefined || /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region), 'region', 'expected an AWS region such as eu-west-1', region);
+  // The region may come from the environment rather than a flag: name the input it came from.
+  const region = flags.get('region') ?? (env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined);
+  const regionInput = flags.get('region') !== undefined ? flags.source('region') : env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
+  need(region === undefined || /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region), 'region', 'expected an AWS region such as eu-west-1', region, regionInput);
 
-  const egressCheckUrl = raw['egress-check-url'] as string;
+  const egressCheckUrl = flags.get('egress-check-url');
   need(/^https?:\/\/[^\s/]+/.test(egressCheckUrl) && URL.canParse(egressCheckUrl), 'egress-check-url', 'expected an http(s) URL', egressCheckUrl);
 
-  const durations: [string, number, number][] = [
-    ['claim-timeout', raw['claim-timeout'] as number, 0],
-    ['drain-timeout', raw['drain-timeout'] as number, 0],
-    ['relist-interval', raw['relist-interval'] as number, 0.05],
-  ];
-  for (const [flag, value, min] of durations) {
+  const durations = [
+    ['claim-timeout', 0],
+    ['drain-timeout', 0],
+    ['relist-interval', 0.05],
+  ] as const;
+  for (const [flag, min] of durations) {
+    const value = flags.get(flag);
     need(value >= min && value <= 7 * 86400, flag, `expected seconds from ${min} to 604800`, value);
   }
 
-  const listen = parseListen(String(raw['health-listen']));
-  if (typeof listen === 'string' && !reported?.has('health-listen')) errors.push(`${sources['health-listen']}: ${listen}`);
+  const listen = parseListen(flags.get('health-listen'));
+  if (typeof listen === 'string' && !flags.reported.has('health-listen')) errors.push(`${flags.source('health-listen')}: ${listen}`);
 
   const imdsEndpoint = imdsEndpointFrom(env, errors);
-  if (errors.length) return { ok: false, errors };
+  if (errors.length || typeof listen === 'string' || tagKey === undefined) return { ok: false, errors };
 
   return {
     ok: true,
     value: Object.freeze({
-      pool: Object.freeze({ tagKey: tagKey!, ...(tagValue !== undefined ? { tagValue } : {}) }),
+      pool: Object.freeze({ tagKey, ...(tagValue !== undefined ? { tagValue } : {}) }),
       deviceIndex,
       privateIp,
       region,
-      liveCheck: raw['live-check'] as LiveCheck,
+      liveCheck: flags.get('live-check'),
       egressCheckUrl,
-      claimTimeoutMs: seconds(raw['claim-timeout'] as number),
-      relistIntervalMs: seconds(raw['relist-interval'] as number),
-      drainTimeoutMs: seconds(raw['drain-timeout'] as number),
-      kubeconfig: (raw['kubeconfig'] as string | undefined) ?? (env['KUBECONFIG']?.split(':')[0] || DEFAULT_KUBECONFIG),
-      nodeName: (raw['node-name'] as string | undefined) || undefined,
-      health: Object.freeze(listen as ListenAddress),
-      log: Object.freeze({ format: raw['log-format'] as LogFormat, level: raw['log-level'] as LogLevel }),
-      lockFile: raw['lock-file'] as string,
+      claimTimeoutMs: seconds(flags.get('claim-timeout')),
+      relistIntervalMs: seconds(flags.get('relist-interval')),
+      drainTimeoutMs: seconds(flags.get('drain-timeout')),
+      kubeconfig: flags.get('kubeconfig') ?? (env['KUBECONFIG']?.split(':')[0] || DEFAULT_KUBECONFIG),
+      nodeName: flags.get('node-name') || undefined,
+      health: Object.freeze(listen),
+      log: Object.freeze({ format: flags.get('log-format'), level: flags.get('log-level') }),
+      lockFile: flags.get('lock-file'),
       imdsEndpoint,
       underSystemd: Boolean(env['INVOCATION_ID']),
       notifySocket: env['NOTIFY_SOCKET'] || undefined,

@@ -1,8 +1,8 @@
 // Pure planning for `install` and `uninstall`: which files to write or remove under a
 // root, and which systemctl calls follow. commands/install.ts applies a plan.
 import { posix } from 'node:path';
-import type { Flags, Result } from './config.js';
-import { FLAGS, envName } from './flags.js';
+import type { Result } from './config.js';
+import { FLAGS, envName, flagsFor, type Flags } from './flags.js';
 
 export const PATHS = {
   service: '/etc/systemd/system/eip-agent.service',
@@ -78,6 +78,8 @@ export function uninstallPlan(root: string): Step[] {
   ];
 }
 
+const RUN_FLAGS = new Set(flagsFor('run').map((f) => f.name));
+
 // Values that read the same to systemd's EnvironmentFile parser and to a shell.
 const BARE = /^[A-Za-z0-9_.,:/@+=%-]+$/;
 
@@ -86,20 +88,19 @@ const BARE = /^[A-Za-z0-9_.,:/@+=%-]+$/;
  * differs from its default). Values are double-quoted when needed; systemd and sh both
  * take \" \\ \` \$ as escapes inside double quotes.
  */
-export function envFile({ values, sources }: Flags): Result<string> {
+export function envFile(flags: Flags): Result<string> {
   const lines: string[] = [];
   const errors: string[] = [];
-  for (const flag of FLAGS.filter((f) => f.commands.includes('run') && f.commands.includes('install'))) {
-    const value = values[flag.name];
-    if (value === undefined) continue;
-    if (!sources[flag.name]?.startsWith('--') && value === flag.default) continue;
+  for (const [name, value] of flags.entries()) {
+    const spec = FLAGS[name];
+    if (!RUN_FLAGS.has(name) || (flags.origin(name) !== 'argv' && value === ('default' in spec ? spec.default : undefined))) continue;
     const text = String(value);
     // A line break would end the assignment early and start another one.
     if (/[\u0000-\u001f\u007f]/.test(text)) {
-      errors.push(`${sources[flag.name]}: expected no control characters or line breaks, got ${JSON.stringify(text)}`);
+      errors.push(`${flags.source(name)}: expected no control characters or line breaks, got ${JSON.stringify(text)}`);
       continue;
     }
-    lines.push(`${envName(flag.name)}=${BARE.test(text) ? text : `"${text.replace(/["\\`$]/g, '\\$&')}"`}`);
+    lines.push(`${envName(name)}=${BARE.test(text) ? text : `"${text.replace(/["\\`$]/g, '\\$&')}"`}`);
   }
   if (errors.length) return { ok: false, errors };
   const header = [

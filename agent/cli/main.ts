@@ -2,15 +2,16 @@
 // that exits.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { clientConfig, readConfig, readFlags, runConfig, type Env, type Result } from './config.js';
-import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
-import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
-import { runDaemon } from '../lifecycle/daemon.js';
-import { isAgentError, errorMessage } from '../shared/errors.js';
-import { envName, flagsFor, type CommandName } from './flags.js';
 import { acquireLock } from '../adapters/lock.js';
+import { claimOnce, runDaemon } from '../lifecycle/daemon.js';
+import { errorMessage, isAgentError, isBadInput } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
+import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
+import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
+import { clientConfig, describeConfig, readConfig, readFlags, runConfig, type Env, type Result, type RunConfig } from './config.js';
+import { VERSION } from './embedded.js';
+import { envName, flagsFor, type CommandName } from './flags.js';
 import { productionDeps } from './wiring.js';
 
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
@@ -18,14 +19,14 @@ const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => proces
 class UsageError extends Error {}
 
 function options(y: Argv, command: CommandName): Argv {
-  for (const flag of flagsFor(command)) {
+  for (const { name, spec } of flagsFor(command)) {
     // yargs only collects strings (and booleans); config.ts converts and validates them so
     // that a flag and its variable get the same one-line error (G6).
-    y.option(flag.name, {
-      type: flag.type === 'boolean' ? 'boolean' : 'string',
-      requiresArg: flag.type !== 'boolean',
-      describe: `${flag.describe} [env ${envName(flag.name)}]`,
-      ...(flag.default !== undefined ? { defaultDescription: JSON.stringify(flag.default) } : {}),
+    y.option(name, {
+      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      requiresArg: spec.type !== 'boolean',
+      describe: `${spec.describe} [env ${envName(name)}]`,
+      ...(spec.default !== undefined ? { defaultDescription: JSON.stringify(spec.default) } : {}),
     });
   }
   return y;
@@ -36,36 +37,51 @@ function valid<T>(result: Result<T>): T {
   return result.value;
 }
 
+/** `run` and `claim`: the lock, the logger, the production dependencies. */
+async function withAgent(config: RunConfig, body: typeof runDaemon): Promise<number> {
+  const log = createLogger(config.log);
+  log.info('config', { version: VERSION, ...describeConfig(config) });
+  const lock = acquireLock(config.lockFile);
+  try {
+    return await body(await productionDeps(config, log));
+  } finally {
+    lock.release();
+  }
+}
+
 async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
   const flags = () => valid(readFlags(command, argv, env));
   const client = () => valid(readConfig(command, argv, env, clientConfig));
+  const daemon = () => valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
   switch (command) {
-    case 'run': {
-      const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
-      const log = createLogger(config.log);
-      const lock = acquireLock(config.lockFile);
-      try {
-        return await runDaemon(await productionDeps(config, log));
-      } finally {
-        lock.release();
-      }
-    }
+    case 'run':
+      return withAgent(daemon(), runDaemon);
+    case 'claim':
+      return withAgent(daemon(), claimOnce);
     case 'wait':
-      return waitCommand(client(), flags().values['timeout'] as number, { ...out, clock: systemClock, sleep });
+      return waitCommand(client(), flags().get('timeout'), { ...out, clock: systemClock, sleep });
     case 'status':
-      return statusCommand(client(), flags().values['format'] as string, out);
+      return statusCommand(client(), flags().get('format'), out);
     case 'release':
-      return releaseCommand(client(), flags().values['force'] as boolean, out);
+      return releaseCommand(client(), flags().get('force'), out);
     case 'install':
       // The same checks as `run`: bad flags fail now, not at the next boot (G6).
-      valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
+      daemon();
       return installCommand(flags(), { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
     case 'uninstall':
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
-    default:
-      throw new UsageError(`eip-agent ${command}: not available in this build`);
   }
 }
+
+const COMMANDS: [CommandName, string][] = [
+  ['run', 'the daemon: claim or resume an address, prove it live, serve health, release at the end of the node'],
+  ['claim', 'one shot: claim or resume an address, wait until it is live, exit (a later run resumes it)'],
+  ['wait', 'the gate: wait until the daemon is ready (exit 0), or time out (exit 1)'],
+  ['status', "print the daemon's status"],
+  ['release', 'ask the daemon to drain-wait and release now'],
+  ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
+  ['uninstall', 'remove what install wrote'],
+];
 
 async function main(): Promise<number> {
   // The SDK prints a multi-line Node-version notice to stderr on Node 20, which would break
@@ -76,27 +92,19 @@ async function main(): Promise<number> {
     .scriptName('eip-agent')
     .usage('$0 <command> [flags]\n\nGives this Kubernetes node a static public IP from a tagged Elastic IP pool.')
     .strict()
-    .demandCommand(1, 'eip-agent: expected a command (run, wait, status, release, install, uninstall)')
+    .demandCommand(1, `expected a command (${COMMANDS.map(([name]) => name).join(', ')})`)
     .fail((message, error) => {
       throw error ?? new UsageError(`eip-agent: ${message}`);
     })
-    .version(false)
+    .version(VERSION)
     .help();
-  const commands: [CommandName, string][] = [
-    ['run', 'the daemon: claim or resume an address, prove it live, serve health, release at the end of the node'],
-    ['wait', 'the gate: wait until the daemon is ready (exit 0), or time out (exit 1)'],
-    ['status', "print the daemon's status"],
-    ['release', 'ask the daemon to drain-wait and release now'],
-    ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
-    ['uninstall', 'remove what install wrote'],
-  ];
-  for (const [name, describe] of commands) {
+  for (const [name, describe] of COMMANDS) {
     cli.command(name, describe, (y) => options(y, name), (argv) => {
-      chosen = { command: name, argv: argv as Record<string, unknown> };
+      chosen = { command: name, argv };
     });
   }
   await cli.parseAsync();
-  if (!chosen) return 0; // --help
+  if (!chosen) return 0; // --help, --version
   return dispatch(chosen.command, chosen.argv, process.env);
 }
 
@@ -107,9 +115,10 @@ main().then(
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
-    // One line naming the input and what was expected (G6); no stack for known faults.
-    process.stderr.write(`eip-agent: ${isAgentError(error) ? error.message : errorMessage(error)}\n`);
-    if (!isAgentError(error)) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
-    process.exit(isAgentError(error, 'bad-input') ? 2 : 1);
+    // One line naming the input and what was expected (G6); no stack for known faults, and
+    // the whole stack for anything else: that is a bug.
+    process.stderr.write(`eip-agent: ${errorMessage(error)}\n`);
+    if (!isAgentError(error)) process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(isBadInput(error) ? 2 : 1);
   },
 );

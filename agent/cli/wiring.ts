@@ -1,30 +1,46 @@
-// The production dependencies of the daemon, built from the validated configuration.
+// The production dependencies of the daemon, built from the validated configuration: the
+// one place that picks adapters (and the live check) for the lifecycle.
 import { execFile } from 'node:child_process';
 import { createEc2Client, createEc2Port } from '../adapters/ec2.js';
 import { egressProbe } from '../adapters/egress.js';
-import { createImdsClient } from '../adapters/imds.js';
+import { startHealthServer } from '../adapters/health.js';
+import { createImdsClient } from '../adapters/imds-client.js';
+import { createImdsPort } from '../adapters/imds.js';
 import { createKubeClient } from '../adapters/kube.js';
 import { loadKubeconfig } from '../adapters/kubeconfig.js';
-import type { RunConfig } from './config.js';
-import type { DaemonDeps } from '../lifecycle/daemon.js';
-import type { Logger } from '../shared/log.js';
 import { systemdNotify } from '../adapters/notify.js';
-import { sleep, systemClock } from '../shared/time.js';
+import type { DaemonDeps } from '../lifecycle/daemon.js';
+import { egressLiveCheck, imdsLiveCheck, noLiveCheck, type LiveCheck } from '../lifecycle/live.js';
+import type { Logger } from '../shared/log.js';
+import type { ImdsPort, Target } from '../shared/ports.js';
+import { systemTiming } from '../shared/time.js';
+import type { LiveCheck as LiveCheckName, RunConfig } from './config.js';
+import { VERSION } from './embedded.js';
+
+/** --live-check, chosen once. */
+export function liveCheckFor(name: LiveCheckName, imds: ImdsPort, egressUrl: string): (target: Target) => LiveCheck {
+  const checks: Record<LiveCheckName, (target: Target) => LiveCheck> = {
+    imds: (target) => imdsLiveCheck(imds, target),
+    egress: () => egressLiveCheck(egressProbe(egressUrl), egressUrl),
+    none: () => noLiveCheck,
+  };
+  return checks[name];
+}
 
 export async function productionDeps(config: RunConfig, log: Logger): Promise<DaemonDeps> {
   // A malformed kubeconfig is reported now, at start, not at shutdown when it is too late.
   const kubeTarget = await loadKubeconfig(config.kubeconfig);
   if (!kubeTarget) log.warn('drain.skipped', { kubeconfig: config.kubeconfig, reason: 'file not found: the drain wait will be skipped' });
+  const imds = createImdsPort(createImdsClient({ endpoint: config.imdsEndpoint }));
   return {
     config,
+    version: VERSION,
     log,
-    clock: systemClock,
-    sleep,
-    random: Math.random,
-    imds: createImdsClient({ endpoint: config.imdsEndpoint }),
+    timing: systemTiming,
+    imds,
     ec2For: (region, onCall) => createEc2Port({ client: createEc2Client({ region }), onCall }),
     kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
-    egressProbe: egressProbe(config.egressCheckUrl),
+    liveCheck: liveCheckFor(config.liveCheck, imds, config.egressCheckUrl),
     notify: systemdNotify(config.notifySocket),
     signals: (handler) => {
       const on = (signal: NodeJS.Signals) => handler(signal);
@@ -40,5 +56,6 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
         // is-system-running exits non-zero for every state but `running`: read its output.
         execFile('systemctl', ['is-system-running'], { timeout: 5000 }, (_error, stdout) => resolve(String(stdout).trim() === 'stopping'));
       }),
+    serveHealth: (view) => startHealthServer(config.health, view),
   };
 }

@@ -1,13 +1,7 @@
 // Pure decisions about the pool: which address is ours already, which are free, and in
 // which order this node should try them.
 import { createHash } from 'node:crypto';
-import type { AddressView, PoolSelector } from '../shared/ports.js';
-
-export interface Target {
-  instanceId: string;
-  networkInterfaceId: string;
-  privateIp: string;
-}
+import type { AddressView, PoolSelector, Target } from '../shared/ports.js';
 
 export interface PoolView {
   size: number;

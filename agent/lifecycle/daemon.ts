@@ -1,195 +1,321 @@
-// `eip-agent run`: identity → claim or resume → prove live → ready → wait for the end of
-// the node's life → drain-wait → release. Built from explicit dependencies; main.ts wires
-// the production ones.
-import { claim, type ClaimProgress, type Claimed } from './claim.js';
-import { describeConfig, type RunConfig } from '../cli/config.js';
-import { isOn, viewPool, type Target } from '../core/pool.js';
-import { AgentError, errorMessage } from '../shared/errors.js';
-import { startHealthServer } from '../adapters/health.js';
-import { identify, imdsProbe, publicIpsOn } from './identify.js';
-import { waitLive, watchLive, type LiveProbe } from './live.js';
+// `eip-agent run` and `eip-agent claim`: the node's life as a short sequence of phases —
+// identify → claim and prove live → ready → (the end) → drain-wait → release — each taking
+// the previous one's result. Built from explicit dependencies; cli/wiring.ts builds the
+// production ones, tests build theirs over the simulator.
+import type { Claimed } from '../core/claim-decision.js';
+import { isOn, viewPool } from '../core/pool.js';
+import type { Status } from '../core/status.js';
+import { AgentError, errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { Metrics } from '../shared/metrics.js';
-import { TerminationLatch, signalTermination, watchImds, type Termination } from './monitors.js';
-import type { Notify } from '../adapters/notify.js';
-import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort } from '../shared/ports.js';
+import { EC2_READ_RETRY, type RetryPolicy } from '../shared/pacing.js';
+import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort, ListenAddress, Notify, PoolSelector, Target } from '../shared/ports.js';
+import { retrying } from '../shared/retry.js';
+import type { Timing } from '../shared/time.js';
+import { claim } from './claim.js';
+import { identify, type IdentifyOptions, type Me } from './identify.js';
+import { waitLive, watchLive, type LiveCheck } from './live.js';
+import { Metrics } from './metrics.js';
+import { Ending, TerminationLatch, watchNotices, watchSignals, type SignalSource, type Termination } from './monitors.js';
 import { drainWait, releaseAddress, type Held } from './release.js';
-import { AWS_RETRY, retrying, type RetryOptions } from '../shared/retry.js';
-import { AgentState, type Status } from './state.js';
-import type { Clock, Sleep } from '../shared/time.js';
+import { AgentStore, type Report } from './state.js';
 
-export type SignalSource = (handler: (signal: string) => void) => () => void;
+export interface DaemonConfig extends IdentifyOptions {
+  pool: PoolSelector;
+  health: ListenAddress;
+  claimTimeoutMs: number;
+  relistIntervalMs: number;
+  drainTimeoutMs: number;
+  /** systemd's INVOCATION_ID is set (G5a) */
+  underSystemd: boolean;
+}
+
+/** What the health endpoint shows, and the release it may ask for. */
+export interface HealthView {
+  readiness(): { ready: boolean };
+  status(): Status;
+  metrics(): string;
+  release(force: boolean): Promise<Status>;
+}
+
+export interface HealthServer {
+  /** host:port it listens on */
+  listen: string;
+  close(): Promise<void>;
+}
 
 export interface DaemonDeps {
-  config: RunConfig;
+  config: DaemonConfig;
+  version: string;
   log: Logger;
-  clock: Clock;
-  sleep: Sleep;
-  random: () => number;
+  timing: Timing;
   imds: ImdsPort;
   ec2For: (region: string, onCall: (record: Ec2CallRecord) => void) => Ec2Port;
   /** undefined: no kubeconfig, the drain wait is skipped */
   kube: KubePort | undefined;
-  egressProbe: LiveProbe;
+  /** the live check chosen from --live-check, for the target once known */
+  liveCheck: (target: Target) => LiveCheck;
   notify: Notify;
   signals: SignalSource;
   isSystemStopping: () => Promise<boolean>;
-  retry?: Omit<RetryOptions, 'signal' | 'onRetry'>;
+  serveHealth: (view: HealthView) => Promise<HealthServer>;
+  /** retry policy of EC2 reads; the soak shortens it */
+  reads?: RetryPolicy;
   /** poll intervals; tests shorten them */
-  intervals?: { liveMs?: number; watchMs?: number; imdsMs?: number; drainMs?: number };
+  intervals?: { liveMs?: number; watchMs?: number; noticesMs?: number; drainMs?: number };
 }
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
 const RELEASE_BUDGET_MS = 120_000;
 
-export async function runDaemon(deps: DaemonDeps): Promise<number> {
-  const { config, log, clock } = deps;
-  const started = clock.now();
-  const metrics = new Metrics();
-  const state = new AgentState(config.pool, metrics, log, clock);
-  const latch = new TerminationLatch();
-  const stop = new AbortController();
-  const retry = deps.retry ?? AWS_RETRY;
-  let released: ((status: Status) => void) | undefined;
-  const releasedStatus = new Promise<Status>((resolve) => (released = resolve));
+/** What the first half of the node's life got to before its end came (or the claim finished). */
+interface Life {
+  me?: Me;
+  ec2?: Ec2Port;
+  claimed?: Claimed;
+}
 
-  log.info('config', describeConfig(config));
-  const health = await startHealthServer(config.health, {
-    state,
+interface Agent {
+  deps: DaemonDeps;
+  store: AgentStore;
+  metrics: Metrics;
+  latch: TerminationLatch;
+  /** aborted (with an Ending) when the node's life ends, or when the daemon stops */
+  stop: AbortController;
+  report: Report;
+  started: number;
+  /** a background task that fails with anything but a typed error stops the daemon, loudly */
+  background(task: Promise<void>): void;
+  /** rejects with the first such failure */
+  crashed: Promise<never>;
+}
+
+function createAgent(deps: DaemonDeps): Agent {
+  const metrics = new Metrics(deps.version, deps.config.pool.tagValue === undefined ? `${deps.config.pool.tagKey}=*` : `${deps.config.pool.tagKey}=${deps.config.pool.tagValue}`);
+  const store = new AgentStore(deps.config.pool, deps.version, metrics, deps.log, deps.timing.clock);
+  let crash!: (error: unknown) => void;
+  const crashed = new Promise<never>((_, reject) => (crash = reject));
+  crashed.catch(() => {}); // observed through Promise.race only
+  return {
+    deps,
+    store,
     metrics,
+    latch: new TerminationLatch(),
+    stop: new AbortController(),
+    report: (fact) => store.apply(fact),
+    started: deps.timing.clock.now(),
+    background: (task) => void task.catch(crash),
+    crashed,
+  };
+}
+
+/** An AbortSignal that also aborts after `ms` on the injected clock (0: never); cancel() frees its timer. */
+function deadline(timing: Timing, ms: number, parent: AbortSignal, reason: () => Error): { signal: AbortSignal; cancel: () => void } {
+  const controller = new AbortController();
+  const cancelled = new AbortController();
+  const follow = () => controller.abort(parent.reason);
+  if (parent.aborted) follow();
+  else parent.addEventListener('abort', follow, { once: true });
+  if (ms > 0) timing.sleep(ms, AbortSignal.any([controller.signal, cancelled.signal])).then(() => controller.abort(reason()), () => {});
+  return {
+    signal: controller.signal,
+    cancel: () => {
+      parent.removeEventListener('abort', follow);
+      cancelled.abort(new Error('deadline no longer needed'));
+    },
+  };
+}
+
+class ClaimTimeout extends Error {
+  override readonly name = 'ClaimTimeout';
+}
+
+/** Runs `phase` until it ends, the node's life ends (its Ending is thrown), or a background task crashes. */
+function guarded<T>(agent: Agent, phase: Promise<T>): Promise<T> {
+  return Promise.race([phase, agent.crashed]);
+}
+
+export async function runDaemon(deps: DaemonDeps): Promise<number> {
+  const agent = createAgent(deps);
+  const { log, config } = deps;
+  let markReleased!: (status: Status) => void;
+  const released = new Promise<Status>((resolve) => (markReleased = resolve));
+  const health = await deps.serveHealth({
+    readiness: () => agent.store.readiness(),
+    status: () => agent.store.status(),
+    metrics: () => agent.metrics.render(),
     release: (force) => {
-      latch.report({ source: 'request', detail: 'eip-agent release', release: true, force });
-      return releasedStatus;
+      agent.latch.report({ source: 'request', detail: 'eip-agent release', release: true, force });
+      return released;
     },
   });
-  log.info('health.listening', { listen: `${config.health.host}:${health.port}` });
-  if (!config.health.loopback) {
-    log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; /release still accepts loopback peers only' });
-  }
-
-  let signals = 0;
-  const unsubscribe = deps.signals((signal) => {
-    signals += 1;
-    void signalTermination(signal, { underSystemd: config.underSystemd, isSystemStopping: deps.isSystemStopping }, signals > 1).then(
-      (t) => latch.report(t),
-    );
+  log.info('health.listening', { listen: health.listen });
+  if (!config.health.loopback) log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; /release still accepts loopback peers only' });
+  const unsubscribe = watchSignals(deps.signals, { underSystemd: config.underSystemd, isSystemStopping: deps.isSystemStopping }, agent.latch);
+  void agent.latch.first.then((termination) => {
+    log.info('termination', { ...termination });
+    agent.report({ type: 'termination', detail: termination.detail });
+    agent.stop.abort(new Ending(termination));
   });
-  void latch.first.then((t) => {
-    log.info('termination', { ...t });
-    state.set({ termination: t.detail });
-    stop.abort(t);
-  });
-
-  let target: Target | undefined;
-  let ec2: Ec2Port | undefined;
-  let claimed: Claimed | undefined;
-  const progress: ClaimProgress = { uncertain: new Set() };
   try {
-    const me = await identify(deps.imds, config, stop.signal);
-    target = me.target;
-    state.set({ instanceId: target.instanceId, region: me.region, nodeName: me.nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
-    log.info('identity', { ...target, region: me.region, availabilityZone: me.availabilityZone, nodeName: me.nodeName });
-    ec2 = deps.ec2For(me.region, (record) => metrics.countEc2(record.action, record.outcome));
-    void watchImds({ imds: deps.imds, latch, state, log, sleep: deps.sleep, intervalMs: deps.intervals?.imdsMs }, stop.signal);
-
-    const claimSignal = config.claimTimeoutMs > 0 ? AbortSignal.any([stop.signal, AbortSignal.timeout(config.claimTimeoutMs)]) : stop.signal;
-    try {
-      claimed = await claim(
-        {
-          ec2,
-          publicIpsOnTarget: () => publicIpsOn(deps.imds, me.mac, me.target.privateIp),
-          state,
-          log,
-          sleep: deps.sleep,
-          random: deps.random,
-          retry,
-        },
-        { pool: config.pool, target, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, signal: claimSignal, progress },
-      );
-      state.set({ allocationId: claimed.allocationId, publicIp: claimed.publicIp, associationId: claimed.associationId });
-      state.move('verifying', `checking ${claimed.publicIp} is live`);
-      const live = {
-        probe: config.liveCheck === 'imds' ? imdsProbe(deps.imds, me.mac, target.privateIp) : config.liveCheck === 'egress' ? deps.egressProbe : async () => true,
-        state,
-        log,
-        sleep: deps.sleep,
-        describe: config.liveCheck === 'egress' ? config.egressCheckUrl : `IMDS (${config.liveCheck})`,
-        intervalMs: deps.intervals?.liveMs,
-      };
-      await waitLive(live, claimed.publicIp, claimSignal);
-      state.move('ready', null);
-      metrics.secondsToReady = (clock.now() - started) / 1000;
-      log.info('ready', { ...claimed, secondsToReady: metrics.secondsToReady, ec2Calls: metrics.ec2CallTotal() });
-      await deps.notify(`READY=1\nSTATUS=ready: ${claimed.publicIp} on ${target.networkInterfaceId}`).then(
-        () => log.debug('notify.sent', { state: 'READY=1' }),
-        (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
-      );
-      // Only IMDS is local enough to ask every few seconds; an echo service is not ours to poll.
-      if (config.liveCheck === 'imds') void watchLive({ ...live, intervalMs: deps.intervals?.watchMs }, claimed.publicIp, stop.signal);
-    } catch (error) {
-      if (!stop.signal.aborted) {
-        if (claimSignal.aborted) {
-          throw new AgentError('transient', 'claim.timeout', `--claim-timeout ${config.claimTimeoutMs / 1000}s expired: ${state.status().reason ?? 'no address claimed'}`);
-        }
-        throw error;
-      }
-    }
-
-    const termination = await latch.first;
-    return await end(termination);
+    const life = await guarded(agent, untilTheEnd(agent));
+    const termination = await guarded(agent, agent.latch.first);
+    const code = await guarded(agent, endOfLife(agent, life, termination));
+    markReleased(agent.store.status());
+    return code;
   } catch (error) {
-    state.set({ lastError: errorMessage(error) });
-    state.move('failed', errorMessage(error));
+    agent.report({ type: 'failed', reason: errorMessage(error) });
     throw error;
   } finally {
-    stop.abort();
+    agent.stop.abort(new Error('the daemon stops'));
     unsubscribe();
     await health.close();
   }
+}
 
-  async function end(termination: Termination): Promise<number> {
-    if (!termination.release) {
-      // G5a: a restart is not the end of the node; the next start resumes the address (G3).
-      log.info('restart.keep', { detail: termination.detail, allocationId: claimed?.allocationId, publicIp: claimed?.publicIp });
-      return 0;
+/**
+ * `eip-agent claim`: identify, claim or resume, wait until live, and exit — the address stays
+ * on the interface, and the daemon started later resumes it (G3). No health endpoint, no
+ * release: a signal ends it before it is live, with a non-zero exit.
+ */
+export async function claimOnce(deps: DaemonDeps): Promise<number> {
+  const agent = createAgent(deps);
+  const unsubscribe = deps.signals((signal) => {
+    agent.latch.report({ source: 'signal', detail: signal, release: false, force: false });
+    agent.stop.abort(new Ending({ source: 'signal', detail: signal, release: false, force: false }));
+  });
+  try {
+    const life = await guarded(agent, untilTheEnd(agent));
+    if (!life.claimed) throw new AgentError('transient', 'claim.cut-short', `ended by ${agent.latch.reported?.detail ?? 'a signal'} before an address was live`);
+    return 0;
+  } finally {
+    agent.stop.abort(new Error('the claim is over'));
+    unsubscribe();
+  }
+}
+
+/** identify → claim and prove live → ready; returns early, with what it has, when the end comes first. */
+async function untilTheEnd(agent: Agent): Promise<Life> {
+  const { deps, report, stop } = agent;
+  const { config, log } = deps;
+  const life: Life = {};
+  try {
+    const me = await identify(deps.imds, deps.timing, config, stop.signal);
+    life.me = me;
+    const { target } = me;
+    report({ type: 'identified', instanceId: target.instanceId, region: me.region, nodeName: me.nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
+    log.info('identity', { ...target, region: me.region, availabilityZone: me.availabilityZone, nodeName: me.nodeName });
+    const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));
+    life.ec2 = ec2;
+    agent.background(watchNotices({ imds: deps.imds, latch: agent.latch, report, log, timing: deps.timing, intervalMs: deps.intervals?.noticesMs }, stop.signal));
+    const check = deps.liveCheck(target);
+    life.claimed = await claimLive(agent, me, ec2, check);
+    await ready(agent, me, ec2, check, life.claimed);
+  } catch (error) {
+    if (!(error instanceof Ending) || !stop.signal.aborted) throw error;
+    // The end came first: end() releases what the claim may hold.
+  }
+  return life;
+}
+
+/** Claims, then waits until the live check shows the address; claims again if it was lost meanwhile. */
+async function claimLive(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck): Promise<Claimed> {
+  const { deps, report, stop } = agent;
+  const { config, log, timing } = deps;
+  const timeout = deadline(timing, config.claimTimeoutMs, stop.signal, () => new ClaimTimeout());
+  try {
+    for (;;) {
+      report({ type: 'claiming', reason: `claiming an address of pool ${config.pool.tagKey}=${config.pool.tagValue ?? '*'}` });
+      const claimed = await claim(
+        { ec2, imds: deps.imds, report, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) },
+        { pool: config.pool, target: me.target, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, liveCheckProves: check.proves },
+        timeout.signal,
+      );
+      report({ type: 'verifying', reason: `checking ${claimed.publicIp} is live` });
+      const seen = await waitLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.liveMs }, claimed, timeout.signal);
+      if (seen === 'live') return claimed;
+      report({ type: 'unlanded' });
+      report({ type: 'claiming', reason: `${claimed.publicIp} is no longer on ${me.target.networkInterfaceId}: claiming again` });
     }
-    // Cut short, the claim may hold an address that reads do not show yet: what a read shows
-    // first, else the association whose 200 we saw.
-    const held = claimed ?? (ec2 && target ? ((await heldNow(ec2, target, AbortSignal.timeout(RELEASE_BUDGET_MS))) ?? progress.landed) : undefined);
-    state.move('draining', 'waiting for workload pods to leave');
-    const drainStart = clock.now();
-    const outcome = await drainWait(
-      { kube: deps.kube, nodeName: state.status().nodeName ?? '', state, log, clock, sleep: deps.sleep, intervalMs: deps.intervals?.drainMs },
-      config.drainTimeoutMs,
-      latch.forced,
-    );
-    metrics.drainSeconds = (clock.now() - drainStart) / 1000;
-    if (!held || !ec2 || !target) {
-      log.info('release.skipped', { reason: 'no pool address held', drain: outcome });
-      state.move('released', 'nothing to release');
-    } else {
-      // The release's own budget starts after the drain wait, which may take --drain-timeout.
-      const budget = AbortSignal.timeout(RELEASE_BUDGET_MS);
-      state.move('releasing', `disassociating ${held.publicIp}`);
-      log.info('release.start', { ...held, drain: outcome });
-      const result = await releaseAddress({ ec2, log, sleep: deps.sleep, retry }, held, target, budget);
-      state.set({ associationId: null });
-      state.move('released', result);
+  } catch (error) {
+    if (error instanceof ClaimTimeout) {
+      throw new AgentError('transient', 'claim.timeout', `--claim-timeout ${config.claimTimeoutMs / 1000}s expired: ${agent.store.status().reason ?? 'no address claimed'}`);
     }
-    released?.(state.status());
+    throw error;
+  } finally {
+    timeout.cancel();
+  }
+}
+
+async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claimed: Claimed): Promise<void> {
+  const { deps, report, metrics, stop } = agent;
+  const { log, timing } = deps;
+  report({ type: 'ready' });
+  metrics.secondsToReady = (timing.clock.now() - agent.started) / 1000;
+  log.info('ready', { ...claimed, secondsToReady: metrics.secondsToReady, ec2Calls: metrics.ec2CallTotal() });
+  await deps.notify(`READY=1\nSTATUS=ready: ${claimed.publicIp} on ${me.target.networkInterfaceId}`).then(
+    () => log.debug('notify.sent', { state: 'READY=1' }),
+    (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
+  );
+  if (check.watch) {
+    agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs }, claimed.publicIp, stop.signal));
+  }
+}
+
+async function endOfLife(agent: Agent, life: Life, termination: Termination): Promise<number> {
+  const { deps, report, metrics } = agent;
+  const { config, log, timing } = deps;
+  if (!termination.release) {
+    // G5a: a restart is not the end of the node; the next start resumes the address (G3).
+    log.info('restart.keep', { detail: termination.detail, allocationId: life.claimed?.allocationId, publicIp: life.claimed?.publicIp });
     return 0;
   }
+  const { me, ec2 } = life;
+  // Cut short, the claim may hold an address that reads do not show yet.
+  const held = life.claimed ?? (me && ec2 ? await heldAfterCutShort(agent, ec2, me.target) : undefined);
+  if (!held || !ec2 || !me) {
+    // No address: nothing for the next node to wait for, so no drain wait either.
+    log.info('release.skipped', { reason: 'no pool address held' });
+    report({ type: 'released', reason: 'nothing to release' });
+    return 0;
+  }
+  report({ type: 'draining', reason: 'waiting for workload pods to leave' });
+  const drainStart = timing.clock.now();
+  const drain = await drainWait({ kube: deps.kube, nodeName: me.nodeName, report, log, timing, intervalMs: deps.intervals?.drainMs }, config.drainTimeoutMs, agent.latch.forced);
+  metrics.drainSeconds = (timing.clock.now() - drainStart) / 1000;
+  // The release's own budget starts after the drain wait, which may take --drain-timeout.
+  const budget = deadline(timing, RELEASE_BUDGET_MS, new AbortController().signal, () => new AgentError('transient', 'release.timeout', `the release did not finish within ${RELEASE_BUDGET_MS / 1000} s`));
+  try {
+    report({ type: 'releasing', reason: `disassociating ${held.publicIp}` });
+    log.info('release.start', { ...held, drain });
+    const outcome = await releaseAddress({ ec2, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) }, held, me.target, budget.signal);
+    report({ type: 'released', reason: outcome });
+    return 0;
+  } finally {
+    budget.cancel();
+  }
+}
 
-  async function heldNow(ec2: Ec2Port, target: Target, signal: AbortSignal): Promise<Held | undefined> {
-    // The claim was cut short: an association may have landed without our knowing its id.
-    const read = <T>(fn: () => Promise<T>) => retrying(fn, { ...retry, signal }).catch(() => undefined);
-    const listing = (await read(() => ec2.listPool(config.pool))) ?? [];
-    let held = viewPool(listing, config.pool, target).held;
-    for (const allocationId of progress.uncertain) {
+/** The claim was cut short: an association may have landed without our knowing its id. */
+async function heldAfterCutShort(agent: Agent, ec2: Ec2Port, target: Target): Promise<Held | undefined> {
+  const { deps } = agent;
+  const budget = deadline(deps.timing, RELEASE_BUDGET_MS, new AbortController().signal, () => new Error('reading what the claim left'));
+  const read = <T>(fn: () => Promise<T>) =>
+    retrying(fn, { policy: deps.reads ?? EC2_READ_RETRY, timing: deps.timing, signal: budget.signal }).catch((error: unknown) =>
+      isAgentError(error) || budget.signal.aborted ? undefined : Promise.reject(error),
+    );
+  try {
+    const trail = agent.store.trail();
+    const listing = (await read(() => ec2.listPool(deps.config.pool))) ?? [];
+    let held = viewPool(listing, deps.config.pool, target).held;
+    for (const allocationId of trail.uncertain) {
       if (held) break;
       const seen = await read(() => ec2.describeAllocation(allocationId));
       if (seen && isOn(seen, target)) held = seen;
     }
-    return held ? { allocationId: held.allocationId, associationId: held.associationId!, publicIp: held.publicIp } : undefined;
+    if (held) return { allocationId: held.allocationId, associationId: held.associationId!, publicIp: held.publicIp };
+    // Reads may still lag the association whose 200 we saw.
+    return trail.landed;
+  } finally {
+    budget.cancel();
   }
 }

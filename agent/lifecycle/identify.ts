@@ -1,68 +1,65 @@
 // Who this node is, and where its address goes: IMDS identity turned into the target
-// interface and private IP, validated against the flags.
-import { readIdentity, readPublicIps } from '../adapters/identity.js';
-import type { RunConfig } from '../cli/config.js';
-import type { Target } from '../core/pool.js';
+// interface and private IP, checked against the flags.
 import { AgentError, InputError, errorMessage, isAgentError } from '../shared/errors.js';
-import type { LiveProbe } from './live.js';
-import type { Identity, ImdsPort } from '../shared/ports.js';
+import { IMDS_RETRY } from '../shared/pacing.js';
+import type { Identity, ImdsPort, Target } from '../shared/ports.js';
 import { retrying } from '../shared/retry.js';
+import type { Timing } from '../shared/time.js';
 
 // IMDS is local and always there on EC2, but a host busy booting may answer slowly:
 // failing to reach it for this long is a fault worth exiting on (systemd restarts us).
 const IDENTITY_BUDGET_MS = 20_000;
 
+export interface IdentifyOptions {
+  deviceIndex: number;
+  privateIp: string | undefined;
+  /** undefined: IMDS's */
+  region: string | undefined;
+  /** undefined: IMDS local-hostname */
+  nodeName: string | undefined;
+  /** for the message when IMDS cannot be reached */
+  imdsEndpoint: string;
+}
+
 export interface Me {
   target: Target;
-  /** MAC of the target interface: IMDS keys its paths by it */
-  mac: string;
   region: string;
   availabilityZone: string;
   nodeName: string;
 }
 
-export async function identify(imds: ImdsPort, config: RunConfig, signal: AbortSignal): Promise<Me> {
-  const identity = await retrying(() => readIdentity(imds), { minMs: 200, maxMs: 2000, budgetMs: IDENTITY_BUDGET_MS, signal }).catch(
-    (error: unknown) => {
-      // A malformed answer is IMDS's, named by its path; a wrong endpoint hint would mislead.
-      if (signal.aborted || isAgentError(error, 'bad-input')) throw error;
-      throw new AgentError(
-        'transient',
-        'imds.unreachable',
-        `IMDS at ${config.imdsEndpoint}: ${errorMessage(error)} (expected the instance metadata service, IMDSv2; set AWS_EC2_METADATA_SERVICE_ENDPOINT when not on EC2)`,
-        { cause: error },
-      );
-    },
-  );
-  const { target, mac } = targetOf(identity, config);
+export async function identify(imds: ImdsPort, timing: Timing, options: IdentifyOptions, signal: AbortSignal): Promise<Me> {
+  const policy = { ...IMDS_RETRY, attempts: Infinity, capMs: 2000, budgetMs: IDENTITY_BUDGET_MS };
+  let identity: Identity;
+  try {
+    identity = await retrying(() => imds.identity(signal), { policy, timing, signal });
+  } catch (error) {
+    // A malformed answer names its path; a hint about the endpoint would mislead there.
+    if (!isAgentError(error, 'transient', 'throttled', 'auth', 'rejected', 'not-found')) throw error;
+    throw new AgentError(
+      'transient',
+      'imds.unreachable',
+      `IMDS at ${options.imdsEndpoint}: ${errorMessage(error)} (expected the instance metadata service, IMDSv2; set AWS_EC2_METADATA_SERVICE_ENDPOINT when not on EC2)`,
+      { cause: error },
+    );
+  }
   return {
-    target,
-    mac,
-    region: config.region ?? identity.region,
+    target: targetOf(identity, options),
+    region: options.region ?? identity.region,
     availabilityZone: identity.availabilityZone,
-    nodeName: config.nodeName ?? identity.localHostname,
+    nodeName: options.nodeName ?? identity.localHostname,
   };
 }
 
-export function targetOf(identity: Identity, config: RunConfig): { target: Target; mac: string } {
-  const eni = identity.interfaces.find((i) => i.deviceIndex === config.deviceIndex);
+export function targetOf(identity: Identity, options: Pick<IdentifyOptions, 'deviceIndex' | 'privateIp'>): Target {
+  const eni = identity.interfaces.find((i) => i.deviceIndex === options.deviceIndex);
   if (!eni) {
     const have = identity.interfaces.map((i) => i.deviceIndex).join(', ');
-    throw new InputError('--device-index', `expected a device index of this instance's interfaces (${have}), got ${config.deviceIndex}`);
+    throw new InputError('--device-index', `expected a device index of this instance's interfaces (${have}), got ${options.deviceIndex}`);
   }
-  const privateIp = config.privateIp ?? eni.privateIps[0];
+  const privateIp = options.privateIp ?? eni.privateIps[0];
   if (!privateIp || !eni.privateIps.includes(privateIp)) {
     throw new InputError('--private-ip', `expected a private IPv4 of ${eni.networkInterfaceId} (${eni.privateIps.join(', ')}), got ${privateIp}`);
   }
-  return { target: { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp }, mac: eni.mac };
-}
-
-/** --live-check imds: IMDS maps the public IP to our private IP on our interface. */
-export function imdsProbe(imds: ImdsPort, mac: string, privateIp: string): LiveProbe {
-  return async (publicIp) => (await readPublicIps(imds, mac)).get(publicIp) === privateIp;
-}
-
-/** Public IPs IMDS shows on one private IP of the interface (G2a looks at these). */
-export async function publicIpsOn(imds: ImdsPort, mac: string, privateIp: string): Promise<string[]> {
-  return [...(await readPublicIps(imds, mac))].filter(([, p]) => p === privateIp).map(([ip]) => ip);
+  return { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp, mac: eni.mac };
 }

@@ -1,75 +1,140 @@
-// G4: the address counts only once it is seen live on this node.
-import { errorMessage } from '../shared/errors.js';
+// G4: the address counts only once it is seen live on this node. Which check looks is
+// chosen once, in the wiring (cli/wiring.ts), from --live-check.
+import type { Claimed } from '../core/claim-decision.js';
+import { isOn } from '../core/pool.js';
+import { errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { AgentState } from './state.js';
-import type { Sleep } from '../shared/time.js';
+import { EC2_READ_RETRY } from '../shared/pacing.js';
+import type { EgressProbe, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
+import { retrying } from '../shared/retry.js';
+import type { Timing } from '../shared/time.js';
+import type { Report } from './state.js';
 
-/** Answers whether `publicIp` is live now; may throw on a passing fault. */
-export type LiveProbe = (publicIp: string, signal: AbortSignal) => Promise<boolean>;
+export interface LiveCheck {
+  /** what the check looks at, for the reasons /readyz gives */
+  describe: string;
+  /** is `publicIp` live on the target now? A typed error is a look without a verdict. */
+  probe(publicIp: string, signal: AbortSignal): Promise<boolean>;
+  /** local and cheap enough to keep asking once ready */
+  watch: boolean;
+  /** with AssociateAddress's answer it proves the claim: no DescribeAddresses verification read */
+  proves: boolean;
+  /** what the check sees instead, for /status when it keeps missing */
+  sees?(signal: AbortSignal): Promise<string>;
+}
+
+/** --live-check imds: IMDS maps the public IP to our private IP on our interface. */
+export function imdsLiveCheck(imds: ImdsPort, target: Target): LiveCheck {
+  return {
+    describe: 'IMDS',
+    probe: async (publicIp, signal) => (await imds.publicIpsOn(target, signal)).includes(publicIp),
+    watch: true,
+    proves: true,
+    sees: async (signal) => {
+      const ips = await imds.publicIpsOn(target, signal);
+      return ips.length ? ips.join(', ') : 'no public IPv4';
+    },
+  };
+}
+
+/** --live-check egress: the echo service sees our traffic leave from the address. */
+export function egressLiveCheck(probe: EgressProbe, url: string): LiveCheck {
+  // An echo service is not ours to poll every few seconds once ready.
+  return { describe: url, probe, watch: false, proves: false };
+}
+
+/** --live-check none: the DescribeAddresses read that verified the claim is trusted. */
+export const noLiveCheck: LiveCheck = { describe: 'none', probe: async () => true, watch: false, proves: false };
 
 export interface LiveDeps {
-  probe: LiveProbe;
-  state: AgentState;
+  check: LiveCheck;
+  /** to find out why, when the check keeps missing an address that it should show */
+  ec2: Ec2Port;
+  target: Target;
+  report: Report;
   log: Logger;
-  sleep: Sleep;
-  /** what the probe looks at, for the reason shown in /readyz */
-  describe: string;
+  timing: Timing;
+  /** poll interval; tests shorten it */
   intervalMs?: number;
 }
 
-export async function waitLive(deps: LiveDeps, publicIp: string, signal: AbortSignal): Promise<void> {
+// IMDS shows a new association within seconds: past this, read the allocation to find out
+// why rather than wait blind, and again every EXPLAIN_EVERY_MS while it keeps missing.
+const SUSPECT_AFTER_MS = 10_000;
+const EXPLAIN_EVERY_MS = 30_000;
+
+/**
+ * Resolves `live` once the check shows the address, or `lost` when a read of the allocation
+ * shows that it is no longer on our target (the claim must start again).
+ */
+export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSignal): Promise<'live' | 'lost'> {
+  const { check, report, log, timing } = deps;
   const interval = deps.intervalMs ?? 500;
+  const started = timing.clock.now();
+  let explainAt = started + SUSPECT_AFTER_MS;
   for (let polls = 0; ; polls++) {
-    let live = false;
     try {
-      live = await deps.probe(publicIp, signal);
+      if (await check.probe(claimed.publicIp, signal)) return 'live';
     } catch (error) {
-      signal.throwIfAborted();
-      deps.state.set({ lastError: errorMessage(error) });
+      if (!isAgentError(error)) throw error;
+      report({ type: 'error', message: errorMessage(error) });
     }
-    if (live) return;
-    const reason = `waiting for ${deps.describe} to show ${publicIp}`;
-    deps.state.move('verifying', reason);
-    if (polls % 20 === 0) deps.log.info('live.waiting', { publicIp, check: deps.describe, polls });
-    await deps.sleep(interval, signal);
+    let reason = `waiting for ${check.describe} to show ${claimed.publicIp}`;
+    if (check.proves && timing.clock.now() >= explainAt) {
+      explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
+      const seen = await retrying(() => deps.ec2.describeAllocation(claimed.allocationId), { policy: EC2_READ_RETRY, timing, signal });
+      if (!seen || !isOn(seen, deps.target)) {
+        log.warn('address.lost', { ...claimed, check: check.describe, seenAssociationId: seen?.associationId, seenInterface: seen?.networkInterfaceId });
+        return 'lost';
+      }
+      const shows = await check.sees?.(signal).catch((error: unknown) => (isAgentError(error) ? errorMessage(error) : Promise.reject(error)));
+      reason = `EC2 shows ${claimed.publicIp} on ${deps.target.networkInterfaceId} ${deps.target.privateIp}; ${check.describe} shows ${shows ?? 'something else'} there: waiting for it to catch up`;
+      log.warn('live.waiting', { publicIp: claimed.publicIp, check: check.describe, shows, seconds: (timing.clock.now() - started) / 1000 });
+    } else if (polls % 20 === 0) {
+      log.info('live.waiting', { publicIp: claimed.publicIp, check: check.describe, polls });
+    }
+    report({ type: 'verifying', reason });
+    await timing.sleep(interval, signal);
   }
 }
 
-// After ready, IMDS is asked every few seconds (it is local and cheap) so that /readyz stays
-// truthful if the address is taken away behind the agent's back; two misses in a row, so
-// that an IMDS hiccup is not taken for a loss.
+// Once ready, IMDS is asked every few seconds so that /readyz stays truthful if the address
+// is taken away behind the agent's back; two misses in a row, so that an IMDS hiccup is not
+// taken for a loss.
 const WATCH_MS = 2000;
 const LOST_AFTER = 2;
 
-/** Keeps /readyz truthful once ready: `verifying` while the address is not live, `ready` when back. */
+/** Keeps /readyz truthful once ready: `lost` while the address is not live, `back` when it is again. */
 export async function watchLive(deps: LiveDeps, publicIp: string, signal: AbortSignal): Promise<void> {
-  const { state, log } = deps;
+  const { check, report, log, timing } = deps;
   let misses = 0;
+  let lost = false;
   while (!signal.aborted) {
     try {
-      await deps.sleep(deps.intervalMs ?? WATCH_MS, signal);
-    } catch {
-      return;
+      await timing.sleep(deps.intervalMs ?? WATCH_MS, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
     }
     let live: boolean;
     try {
-      live = await deps.probe(publicIp, signal);
-    } catch {
+      live = await check.probe(publicIp, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (!isAgentError(error)) throw error;
       continue; // no verdict from a failed look
     }
-    // Read after the await: the end of the node may have begun meanwhile.
-    const phase = state.phase;
-    if (phase !== 'ready' && phase !== 'verifying') return;
     if (live) {
       misses = 0;
-      if (phase === 'verifying') {
-        state.move('ready', null);
+      if (lost) {
+        lost = false;
+        report({ type: 'back' });
         log.info('address.back', { publicIp });
       }
-    } else if (++misses === LOST_AFTER && phase === 'ready') {
-      const reason = `${publicIp} is no longer live on this interface (${deps.describe}); was it disassociated by hand?`;
-      state.move('verifying', reason);
-      log.warn('address.lost', { publicIp, check: deps.describe });
+    } else if (++misses === LOST_AFTER && !lost) {
+      lost = true;
+      report({ type: 'lost', reason: `${publicIp} is no longer live on this interface (${check.describe}); was it disassociated by hand?` });
+      log.warn('address.lost', { publicIp, check: check.describe });
     }
   }
 }

@@ -1,14 +1,16 @@
 // The end of life: wait until the node's workload pods are gone (G5), then give the address
 // back — but only the association this node made, on this node's interface (G2).
 import { isDrained, workloadPods } from '../core/drain.js';
-import { isOn, type Target } from '../core/pool.js';
+import { initialRelease, nextReleaseStep, observeRelease, type Held, type ReleaseOutcome } from '../core/release-decision.js';
 import { errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { Ec2Port, KubePort } from '../shared/ports.js';
-import { retrying, type RetryOptions } from '../shared/retry.js';
-import type { AgentState } from './state.js';
-import type { Clock, Sleep } from '../shared/time.js';
+import { EC2_READ_RETRY, type RetryPolicy } from '../shared/pacing.js';
+import type { Ec2Port, KubePort, Target } from '../shared/ports.js';
+import { retrying } from '../shared/retry.js';
+import type { Timing } from '../shared/time.js';
+import type { Report } from './state.js';
 
+export type { Held, ReleaseOutcome } from '../core/release-decision.js';
 export type DrainOutcome = 'drained' | 'timeout' | 'skipped' | 'forced';
 
 // One list of the node's pods a second, and only while the node ends: the hand-off waits
@@ -19,21 +21,20 @@ export interface DrainDeps {
   /** undefined: no kubeconfig, the wait is skipped */
   kube: KubePort | undefined;
   nodeName: string;
-  state: AgentState;
+  report: Report;
   log: Logger;
-  clock: Clock;
-  sleep: Sleep;
+  timing: Timing;
   intervalMs?: number;
 }
 
 export async function drainWait(deps: DrainDeps, timeoutMs: number, forced: AbortSignal): Promise<DrainOutcome> {
-  const { kube, nodeName, state, log, clock } = deps;
+  const { kube, nodeName, report, log, timing } = deps;
   if (!kube) {
-    log.warn('drain.skipped', { reason: 'no kubeconfig: cannot see the node\'s pods' });
+    log.warn('drain.skipped', { reason: "no kubeconfig: cannot see the node's pods" });
     return 'skipped';
   }
   if (forced.aborted) return 'forced';
-  const deadline = clock.now() + timeoutMs;
+  const deadline = timing.clock.now() + timeoutMs;
   for (let polls = 0; ; polls++) {
     try {
       const pods = await kube.listPodsOnNode(nodeName, forced);
@@ -42,82 +43,75 @@ export async function drainWait(deps: DrainDeps, timeoutMs: number, forced: Abor
         return 'drained';
       }
       const left = workloadPods(pods).map((p) => `${p.namespace}/${p.name}`);
-      state.move('draining', `waiting for ${left.length} workload pod(s) to leave ${nodeName}: ${left.slice(0, 5).join(', ')}`);
+      report({ type: 'draining', reason: `waiting for ${left.length} workload pod(s) to leave ${nodeName}: ${left.slice(0, 5).join(', ')}` });
       if (polls % 15 === 0) log.info('drain.waiting', { nodeName, pods: left.length, sample: left.slice(0, 5) });
     } catch (error) {
       if (forced.aborted) return 'forced';
+      if (!isAgentError(error)) throw error;
       // Unreachable or refusing API server: keep asking until the drain timeout (SPEC §5).
-      state.set({ lastError: errorMessage(error) });
-      state.move('draining', `cannot list pods of ${nodeName}: ${errorMessage(error)}`);
+      report({ type: 'error', message: errorMessage(error) });
+      report({ type: 'draining', reason: `cannot list pods of ${nodeName}: ${errorMessage(error)}` });
       if (polls % 15 === 0) log.warn('drain.waiting', { nodeName, error: errorMessage(error) });
     }
-    const left = deadline - clock.now();
+    const left = deadline - timing.clock.now();
     if (left <= 0) {
       log.warn('drain.timeout', { nodeName, timeoutS: timeoutMs / 1000, reason: 'releasing anyway: the instance is going away' });
       return 'timeout';
     }
     try {
-      await deps.sleep(Math.min(deps.intervalMs ?? DRAIN_POLL_MS, left), forced);
-    } catch {
-      return 'forced';
+      await timing.sleep(Math.min(deps.intervalMs ?? DRAIN_POLL_MS, left), forced);
+    } catch (error) {
+      if (forced.aborted) return 'forced';
+      throw error;
     }
   }
-}
-
-export interface Held {
-  allocationId: string;
-  associationId: string;
-  publicIp: string;
 }
 
 export interface ReleaseDeps {
   ec2: Ec2Port;
   log: Logger;
-  sleep: Sleep;
-  retry: Omit<RetryOptions, 'signal' | 'onRetry'>;
+  timing: Timing;
+  /** retry policy of EC2 reads (the soak shortens it) */
+  reads?: RetryPolicy;
 }
 
-export type ReleaseOutcome = 'released' | 'already-gone' | 'not-ours';
-
-// Reads may lag writes; look a few times before deciding on what they show.
-const RELEASE_READS = 4;
-
+/** Runs core/release-decision.ts through the EC2 port. */
 export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Target, signal: AbortSignal): Promise<ReleaseOutcome> {
-  const { ec2, log } = deps;
+  const { ec2, log, timing } = deps;
   const call = <T>(fn: () => Promise<T>) =>
-    retrying(fn, { ...deps.retry, signal, onRetry: (error, attempt) => log.warn('retry', { action: 'release', attempt, error: errorMessage(error) }) });
-
-  for (let read = 1; ; read++) {
-    const now = await call(() => ec2.describeAllocation(held.allocationId));
-    // G2: disassociate only the association this node made, on this node's interface.
-    if (now && now.associationId === held.associationId && isOn(now, target)) break;
-    if (read >= RELEASE_READS) {
-      if (now?.associationId) {
-        log.warn('release.skipped', { ...held, outcome: 'not-ours', seenAssociationId: now.associationId, seenInterface: now.networkInterfaceId });
-        return 'not-ours';
+    retrying(fn, {
+      policy: deps.reads ?? EC2_READ_RETRY,
+      timing,
+      signal,
+      onRetry: (error, attempt, delayMs) => log.warn('retry', { action: 'release', attempt, delayMs, error: errorMessage(error) }),
+    });
+  let memory = initialRelease();
+  for (;;) {
+    const step = nextReleaseStep(memory);
+    switch (step.do) {
+      case 'done':
+        if (step.outcome === 'not-ours') log.warn('release.skipped', { ...held, outcome: step.outcome });
+        else if (step.outcome === 'still-associated') log.error('release.skipped', { ...held, outcome: step.outcome });
+        else log.info('released', { ...held, ...(step.outcome === 'already-gone' ? { note: 'association already gone' } : {}) });
+        return step.outcome;
+      case 'wait':
+        await timing.sleep(step.ms, signal);
+        memory = observeRelease(memory, { of: 'waited' }, held, target);
+        break;
+      case 'read': {
+        const seen = await call(() => ec2.describeAllocation(held.allocationId));
+        memory = observeRelease(memory, { of: 'read', seen }, held, target);
+        break;
       }
-      // Reads keep showing it free. Our association id is ours alone: disassociating by it
-      // can only remove our own association (a read lagging it) or answer not-found.
-      break;
+      case 'disassociate': {
+        // By association id: a compare-and-swap (G2). "Not found" means it is gone.
+        const gone = await call(() => ec2.disassociate(held.associationId)).then(
+          () => false,
+          (error: unknown) => (isAgentError(error, 'not-found') ? true : Promise.reject(error)),
+        );
+        memory = observeRelease(memory, { of: 'disassociated', gone }, held, target);
+        break;
+      }
     }
-    // Reads lag writes by seconds (ours, and the previous holder's release): look again.
-    await deps.sleep(1000, signal);
   }
-  // The SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200 looks
-  // like success: read back, and ask again while the association still stands. Asking by
-  // association id is a compare-and-swap: "not found" means it is gone.
-  for (let asked = 1; ; asked++) {
-    try {
-      await call(() => ec2.disassociate(held.associationId));
-    } catch (error) {
-      if (!isAgentError(error, 'not-found')) throw error;
-      log.info('released', { ...held, note: asked === 1 ? 'association already gone' : undefined });
-      return asked === 1 ? 'already-gone' : 'released';
-    }
-    const after = await call(() => ec2.describeAllocation(held.allocationId));
-    if (after?.associationId !== held.associationId || asked >= RELEASE_READS) break;
-    await deps.sleep(1000, signal);
-  }
-  log.info('released', { ...held });
-  return 'released';
 }

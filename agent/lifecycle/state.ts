@@ -1,104 +1,59 @@
-// What the agent knows and shows: phase, identity, address, pool. /status and /readyz
-// are views of this one object; the daemon is its only writer.
-import { canMove, type Phase } from '../core/phase.js';
+// The agent's state, kept in one place: facts reported by claim, live check, monitors and
+// release are applied here by the daemon, its one caller (core/status.ts decides what each
+// fact changes). /status, /readyz and /metrics are views of it.
+import { applyFact, initialState, readiness, type AgentState, type Fact, type Status, type Trail } from '../core/status.js';
 import type { Logger } from '../shared/log.js';
-import type { Metrics } from '../shared/metrics.js';
 import type { PoolSelector } from '../shared/ports.js';
 import type { Clock } from '../shared/time.js';
+import type { Metrics } from './metrics.js';
 
-export interface Status {
-  phase: Phase;
-  reason: string | null;
-  instanceId: string | null;
-  region: string | null;
-  nodeName: string | null;
-  networkInterfaceId: string | null;
-  privateIp: string | null;
-  publicIp: string | null;
-  allocationId: string | null;
-  associationId: string | null;
-  pool: { tagKey: string; tagValue: string | null; size: number | null; free: number | null };
-  readySince: string | null;
-  attempts: number;
-  conflicts: number;
-  lastError: string | null;
-  termination: string | null;
-  rebalanceNotice: string | null;
-}
+/** How lifecycle functions tell the daemon what happened; they never write the state. */
+export type Report = (fact: Fact) => void;
 
-export type Facts = Partial<Omit<Status, 'phase' | 'pool' | 'attempts' | 'conflicts'>>;
-
-export class AgentState {
-  private current: Status;
+export class AgentStore {
+  private state: AgentState;
 
   constructor(
     pool: PoolSelector,
+    version: string,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.current = {
-      phase: 'starting',
-      reason: 'reading identity from IMDS',
-      instanceId: null,
-      region: null,
-      nodeName: null,
-      networkInterfaceId: null,
-      privateIp: null,
-      publicIp: null,
-      allocationId: null,
-      associationId: null,
-      pool: { tagKey: pool.tagKey, tagValue: pool.tagValue ?? null, size: null, free: null },
-      readySince: null,
-      attempts: 0,
-      conflicts: 0,
-      lastError: null,
-      termination: null,
-      rebalanceNotice: null,
-    };
+    this.state = initialState(pool, version);
   }
 
-  get phase(): Phase {
-    return this.current.phase;
-  }
-
-  move(to: Phase, reason: string | null = null): void {
-    const from = this.current.phase;
-    if (from === to) {
-      this.current.reason = reason;
-      return;
+  apply(fact: Fact): void {
+    const before = this.state;
+    const after = applyFact(before, fact, this.clock.now());
+    if (after === before) return;
+    this.state = after;
+    const { phase, reason } = after.status;
+    if (phase !== before.status.phase) {
+      this.metrics.phase = phase;
+      this.log.info('phase', { phase, from: before.status.phase, reason });
     }
-    if (!canMove(from, to)) throw new Error(`phase ${from} cannot move to ${to}`);
-    this.current.phase = to;
-    this.current.reason = reason;
-    this.metrics.phase = to;
-    if (to === 'ready') this.current.readySince = new Date(this.clock.now()).toISOString();
-    this.log.info('phase', { phase: to, from, reason });
+    if (fact.type === 'attempt') this.metrics.claimAttempts += 1;
+    if (fact.type === 'conflict') this.metrics.conflicts += 1;
+    if (fact.type === 'pool') {
+      this.metrics.poolSize = fact.size;
+      this.metrics.poolFree = fact.free;
+    }
   }
 
-  set(facts: Facts): void {
-    Object.assign(this.current, facts);
-  }
-
-  setPool(size: number, free: number): void {
-    this.current.pool = { ...this.current.pool, size, free };
-  }
-
-  countAttempt(): void {
-    this.current.attempts += 1;
-    this.metrics.claimAttempts += 1;
-  }
-
-  countConflict(): void {
-    this.current.conflicts += 1;
-    this.metrics.conflicts += 1;
+  get phase(): Status['phase'] {
+    return this.state.status.phase;
   }
 
   status(): Status {
-    return structuredClone(this.current);
+    return structuredClone(this.state.status);
   }
 
-  readiness(): { ready: boolean; phase: Phase; reason: string | null } {
-    return { ready: this.current.phase === 'ready', phase: this.current.phase, reason: this.current.reason };
+  trail(): Trail {
+    return this.state.trail;
+  }
+
+  readiness(): ReturnType<typeof readiness> {
+    return readiness(this.state.status);
   }
 }

@@ -18,6 +18,7 @@ export type LogEvent =
   | 'claim.uncertain'
   | 'claim.foreign-eip'
   | 'claim.retry'
+  | 'claim.wait'
   | 'verify.waiting'
   | 'live.waiting'
   | 'ready'
@@ -88,9 +89,21 @@ export function createLogger(options: LoggerOptions): Logger {
   };
 }
 
-/** For tests: a logger that keeps what it was told. */
-export function memoryLogger(): Logger & { events: { level: LogLevel; event: LogEvent; fields: Fields }[] } {
-  const events: { level: LogLevel; event: LogEvent; fields: Fields }[] = [];
-  const push = (level: LogLevel) => (event: LogEvent, fields: Fields = {}) => events.push({ level, event, fields });
+export interface LoggedEvent {
+  /** epoch ms, from the clock handed in */
+  at: number;
+  level: LogLevel;
+  event: LogEvent;
+  fields: Fields;
+}
+
+/** For tests, the benchmark and the soak: a logger that keeps what it was told, from `level` up. */
+export function memoryLogger(options: { now?: () => number; level?: LogLevel } = {}): Logger & { events: LoggedEvent[] } {
+  const events: LoggedEvent[] = [];
+  const now = options.now ?? Date.now;
+  const min = ORDER[options.level ?? 'debug'];
+  const push = (level: LogLevel) => (event: LogEvent, fields: Fields = {}) => {
+    if (ORDER[level] >= min) events.push({ at: now(), level, event, fields });
+  };
   return { events, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
 }

@@ -1,10 +1,21 @@
-// The narrow ports the core talks through, in our own words. Adapters implement them over
-// the AWS SDK, IMDS and the Kubernetes API; tests may implement them over the simulator.
+// The narrow ports the lifecycle talks through, in our own words. Adapters implement them
+// over the AWS SDK, IMDS, the Kubernetes API and the host; tests implement them over the
+// simulated world. Every method makes one attempt: retries are the caller's (shared/retry.ts).
+import type { ErrorKind } from './errors.js';
 
 export interface PoolSelector {
   tagKey: string;
   /** undefined: every address carrying the key is in the pool */
   tagValue?: string;
+}
+
+/** Where this node's address goes: one private IP of one interface. */
+export interface Target {
+  instanceId: string;
+  networkInterfaceId: string;
+  privateIp: string;
+  /** the interface's MAC: IMDS keys its paths by it */
+  mac: string;
 }
 
 /** An Elastic IP as DescribeAddresses shows it, reduced to what the agent decides on. */
@@ -42,8 +53,10 @@ export interface Ec2Port {
 /** One EC2 HTTP attempt, reported by the adapter for metrics and benchmarks. */
 export interface Ec2CallRecord {
   action: string;
-  /** `ok` or the EC2 error code (`RequestLimitExceeded`, `Resource.AlreadyAssociated`, …) or `network` */
+  /** `ok` or the EC2 error code (`RequestLimitExceeded`, `Resource.AlreadyAssociated`, …), `network`, `malformed` */
   outcome: string;
+  /** how the adapter typed a failure; undefined for `ok` */
+  kind?: ErrorKind;
 }
 
 export interface InterfaceIdentity {
@@ -63,9 +76,21 @@ export interface Identity {
   interfaces: InterfaceIdentity[];
 }
 
+/** The end-of-life notices IMDS may carry; a field is absent while IMDS has none (404). */
+export interface Notices {
+  /** spot/instance-action: the action and time, or `unreadable` for a notice that does not parse */
+  spot?: { action: string; time: string } | 'unreadable';
+  /** autoscaling/target-lifecycle-state, e.g. InService, Terminated, Warmed:Terminated */
+  lifecycle?: string;
+  /** events/recommendations/rebalance: the notice time */
+  rebalance?: string;
+}
+
 export interface ImdsPort {
-  /** GET a metadata path below /latest/; undefined when IMDS answers 404. */
-  get(path: string): Promise<string | undefined>;
+  identity(signal?: AbortSignal): Promise<Identity>;
+  /** the public IPv4s IMDS shows on the target's private IP */
+  publicIpsOn(target: Target, signal?: AbortSignal): Promise<string[]>;
+  notices(signal?: AbortSignal): Promise<Notices>;
 }
 
 /** A pod reduced to what the drain decision needs. */
@@ -79,4 +104,16 @@ export interface PodView {
 
 export interface KubePort {
   listPodsOnNode(nodeName: string, signal?: AbortSignal): Promise<PodView[]>;
+}
+
+/** Answers whether `publicIp` is what this node's traffic leaves from (--live-check egress). */
+export type EgressProbe = (publicIp: string, signal: AbortSignal) => Promise<boolean>;
+
+/** sd_notify: `READY=1`, `STATUS=…`; a no-op outside systemd. */
+export type Notify = (state: string) => Promise<void>;
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  loopback: boolean;
 }

@@ -1,36 +1,42 @@
-// Retry as a wrapper around one AWS call: only throttling and transient faults are tried
-// again (isRetryable), with full jitter and a time budget, so that a fleet's retries do
-// not add up to a storm. It is the only retry layer: the EC2 client makes one attempt a call.
+// The one retry layer of every EC2 and IMDS call: p-retry runs the attempts (never
+// retrying a TypeError, honouring the signal), and the waits are ours — computed by
+// pacing.ts and slept on the injected clock — so that tests drive retries without real
+// time. Only throttled, transient and malformed answers are asked again (isRetryable).
 import pRetry from 'p-retry';
-import { isRetryable } from './errors.js';
+import { isAgentError, isRetryable } from './errors.js';
+import { retryDelay, type RetryPolicy } from './pacing.js';
+import type { Timing } from './time.js';
 
 export interface RetryOptions {
-  /** first delay; doubled per retry */
-  minMs: number;
-  /** ceiling of one delay */
-  maxMs: number;
-  /** give up after this long (Infinity: only the signal stops it) */
-  budgetMs: number;
+  policy: RetryPolicy;
+  timing: Timing;
+  /** aborts the waits (and the next attempt) at once */
   signal?: AbortSignal;
-  onRetry?: (error: unknown, attempt: number) => void;
+  /** told of each failed attempt that will be retried, with the wait before the next */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
-// First retry after 1–2 s: EC2's buckets refill at 20/s (Describe) and 5/s (mutating) for a
-// whole account, so a fleet retrying sooner only collects more RequestLimitExceeded.
-export const AWS_RETRY: Omit<RetryOptions, 'signal' | 'onRetry'> = { minMs: 1000, maxMs: 20_000, budgetMs: Infinity };
-
 export function retrying<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  return pRetry(fn, {
-    retries: Number.POSITIVE_INFINITY,
-    minTimeout: options.minMs,
-    maxTimeout: options.maxMs,
-    factor: 2,
-    randomize: true,
-    maxRetryTime: options.budgetMs,
-    ...(options.signal ? { signal: options.signal } : {}),
-    shouldRetry: ({ error }) => isRetryable(error),
-    onFailedAttempt: ({ error, attemptNumber }) => {
-      if (isRetryable(error)) options.onRetry?.(error, attemptNumber);
+  const { policy, timing, signal } = options;
+  const started = timing.clock.now();
+  let giveUp = false;
+  return pRetry(() => fn(), {
+    retries: Number.isFinite(policy.attempts) ? Math.max(0, policy.attempts - 1) : Number.POSITIVE_INFINITY,
+    // p-retry's own timer stays at zero: the wait happens in onFailedAttempt, on our clock.
+    minTimeout: 0,
+    maxTimeout: 0,
+    randomize: false,
+    ...(signal ? { signal } : {}),
+    onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+      if (!isRetryable(error)) return;
+      const delay = retryDelay(policy, attemptNumber, isAgentError(error, 'throttled'), timing.random);
+      if (retriesLeft <= 0 || timing.clock.now() - started + delay > policy.budgetMs) {
+        giveUp = true;
+        return;
+      }
+      options.onRetry?.(error, attemptNumber, delay);
+      await timing.sleep(delay, signal);
     },
+    shouldRetry: ({ error }) => isRetryable(error) && !giveUp,
   });
 }

@@ -1,15 +1,24 @@
-// Time, injected: tests hand in their own clock and sleep.
+// Time and chance, injected: production hands in the system clock, real timers and
+// Math.random; tests hand in a fake clock whose sleeps advance it, and a seeded random.
 
 export interface Clock {
   /** wall-clock milliseconds */
   now(): number;
 }
 
+/** Resolves after `ms`, or rejects with the signal's reason (always an Error) as soon as it aborts. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** What every wait of the agent is made of: one clock, one sleep, one source of chance. */
+export interface Timing {
+  clock: Clock;
+  sleep: Sleep;
+  /** uniform in [0, 1) */
+  random: () => number;
+}
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 export const sleep: Sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -23,3 +32,5 @@ export const sleep: Sleep = (ms, signal) =>
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+export const systemTiming: Timing = { clock: systemClock, sleep, random: Math.random };

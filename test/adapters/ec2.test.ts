@@ -122,20 +122,20 @@ test('malformed answers: items without allocationId or publicIp, no addressesSet
   const ec2 = port();
   const wrap = (body: string) => `<DescribeAddressesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>${body}</DescribeAddressesResponse>`;
   sim.script('DescribeAddresses', { raw: wrap('<addressesSet><item><publicIp>192.0.2.1</publicIp></item></addressesSet>') });
-  assert.match((await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'transient', 'ec2.malformed')).message, /allocationId/);
+  assert.match((await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'malformed', 'ec2.malformed')).message, /allocationId/);
   sim.script('DescribeAddresses', { raw: wrap('<addressesSet><item><allocationId>eipalloc-1</allocationId><publicIp/></item></addressesSet>') });
-  assert.match((await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'transient', 'ec2.malformed')).message, /publicIp/);
+  assert.match((await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'malformed', 'ec2.malformed')).message, /publicIp/);
   sim.script('DescribeAddresses', { raw: wrap('') });
-  assert.match((await rejectsAs(ec2.describeAllocation('eipalloc-1'), 'transient', 'ec2.malformed')).message, /addressesSet/);
+  assert.match((await rejectsAs(ec2.describeAllocation('eipalloc-1'), 'malformed', 'ec2.malformed')).message, /addressesSet/);
   sim.script('DescribeAddresses', 'malformed');
-  await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'transient', 'ec2.malformed');
+  await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'malformed', 'ec2.malformed');
 
   const [address] = world.addPool(1, {});
   sim.script('AssociateAddress', { raw: '<AssociateAddressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><return>true</return></AssociateAddressResponse>' });
   const request = { allocationId: address!.allocationId, networkInterfaceId: instance.enis[0]!.networkInterfaceId, privateIp: instance.enis[0]!.privateIps[0]! };
-  assert.match((await rejectsAs(ec2.associate(request), 'transient', 'ec2.malformed')).message, /associationId/);
+  assert.match((await rejectsAs(ec2.associate(request), 'malformed', 'ec2.malformed')).message, /associationId/);
   sim.script('AssociateAddress', 'empty');
-  await rejectsAs(ec2.associate(request), 'transient', 'ec2.malformed');
+  await rejectsAs(ec2.associate(request), 'malformed', 'ec2.malformed');
 });
 
 test('associate always sends AllowReassociation=false with the interface and private IP (G1)', async (t) => {
@@ -228,7 +228,7 @@ test('onCall sees every HTTP attempt, the SDK retries included', async (t) => {
   const ec2 = port({ maxAttempts: 3 });
   for (let i = 0; i < 3; i++) sim.script('DescribeAddresses', { error: 'RequestLimitExceeded' });
   await rejectsAs(ec2.listPool({ tagKey: 'color' }), 'throttled', 'RequestLimitExceeded');
-  assert.deepEqual(records, Array.from({ length: 3 }, () => ({ action: 'DescribeAddresses', outcome: 'RequestLimitExceeded' })));
+  assert.deepEqual(records, Array.from({ length: 3 }, () => ({ action: 'DescribeAddresses', outcome: 'RequestLimitExceeded', kind: 'throttled' })));
   assert.equal(sim.count({ action: 'DescribeAddresses' }), 3);
 
   records.length = 0;
@@ -237,7 +237,7 @@ test('onCall sees every HTTP attempt, the SDK retries included', async (t) => {
   const eni = instance.enis[0]!;
   await ec2.associate({ allocationId: address!.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! });
   sim.script('DescribeAddresses', 'malformed');
-  await rejectsAs(ec2.describeAllocation(address!.allocationId), 'transient', 'ec2.malformed');
+  await rejectsAs(ec2.describeAllocation(address!.allocationId), 'malformed', 'ec2.malformed');
   // Resource.AlreadyAssociated is final: the SDK does not retry it.
   const theirs = world.addInstance().enis[0]!;
   await rejectsAs(
@@ -246,11 +246,11 @@ test('onCall sees every HTTP attempt, the SDK retries included', async (t) => {
     'Resource.AlreadyAssociated',
   );
   assert.deepEqual(records, [
-    { action: 'AssociateAddress', outcome: 'InternalError' },
-    { action: 'AssociateAddress', outcome: 'network' },
+    { action: 'AssociateAddress', outcome: 'InternalError', kind: 'transient' },
+    { action: 'AssociateAddress', outcome: 'network', kind: 'transient' },
     { action: 'AssociateAddress', outcome: 'ok' },
-    { action: 'DescribeAddresses', outcome: 'malformed' },
-    { action: 'AssociateAddress', outcome: 'Resource.AlreadyAssociated' },
+    { action: 'DescribeAddresses', outcome: 'malformed', kind: 'malformed' },
+    { action: 'AssociateAddress', outcome: 'Resource.AlreadyAssociated', kind: 'conflict' },
   ]);
 });
 
@@ -262,7 +262,7 @@ test('a hanging endpoint fails as transient within the request timeout', { timeo
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 190 && elapsed < 1500, `took ${elapsed} ms`);
   assert.equal((error.cause as { name?: string }).name, 'TimeoutError');
-  assert.deepEqual(records, [{ action: 'DescribeAddresses', outcome: 'network' }]);
+  assert.deepEqual(records, [{ action: 'DescribeAddresses', outcome: 'network', kind: 'transient' }]);
 });
 
 test('a refused connection is transient', async (t) => {

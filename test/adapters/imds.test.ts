@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createImdsClient } from '../../agent/adapters/imds.js';
-import type { ImdsClient, ImdsClientOptions } from '../../agent/adapters/imds.js';
-import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
+import { createImdsClient } from '../../agent/adapters/imds-client.js';
+import type { ImdsClient, ImdsClientOptions } from '../../agent/adapters/imds-client.js';
+import { readIdentity, readPublicIps } from '../../agent/adapters/imds.js';
 import { AgentError, isAgentError } from '../../agent/shared/errors.js';
-import type { ImdsPort } from '../../agent/shared/ports.js';
+import { IMDS_RETRY } from '../../agent/shared/pacing.js';
+import { retrying } from '../../agent/shared/retry.js';
+import type { Timing } from '../../agent/shared/time.js';
 import { startImds } from '../sim/imds.js';
 import type { ImdsSim } from '../sim/imds.js';
 import { World } from '../sim/world.js';
@@ -17,6 +19,8 @@ interface Fixture {
   instance: Instance;
   sim: ImdsSim;
   sleeps: number[];
+  /** records the waits of the retry layer instead of sleeping them */
+  timing: Timing;
   client: (extra?: Partial<ImdsClientOptions>) => ImdsClient;
 }
 
@@ -31,14 +35,8 @@ async function withSim(body: (f: Fixture) => Promise<void>, interfaces = 1): Pro
       instance,
       sim,
       sleeps,
-      client: (extra = {}) =>
-        createImdsClient({
-          endpoint: sim.url,
-          timeoutMs: 300,
-          sleep: async (ms) => void sleeps.push(ms),
-          random: () => 0.5,
-          ...extra,
-        }),
+      timing: { clock: { now: () => 0 }, sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 },
+      client: (extra = {}) => createImdsClient({ endpoint: sim.url, timeoutMs: 300, ...extra }),
     });
   } finally {
     await sim.close();
@@ -114,27 +112,32 @@ test('a token refused twice is an auth error, not a loop', async () => {
   }
 });
 
-test('503 and 429 are retried with jittered backoff, then succeed', async () => {
-  await withSim(async ({ sim, instance, sleeps, client }) => {
+test('one attempt a call: 503 and 429 are typed, and the retry layer rides them out with jitter', async () => {
+  await withSim(async ({ sim, instance, sleeps, timing, client }) => {
+    const imds = client();
+    sim.faults.failNext(1, 503);
+    const once = await rejection(imds.get('meta-data/instance-id'));
+    assert.deepEqual([once.kind, once.code], ['transient', 'imds.unreachable']);
     sim.faults.failNext(2, 503);
-    assert.equal(await client().get('meta-data/instance-id'), instance.instanceId);
-    assert.deepEqual(sleeps, [75, 150]);
-    sim.faults.failNext(1, 429);
-    assert.equal(await client().get('meta-data/instance-id'), instance.instanceId);
+    assert.equal(await retrying(() => imds.get('meta-data/instance-id'), { policy: IMDS_RETRY, timing }), instance.instanceId);
+    assert.deepEqual(sleeps, [50, 100], 'full jitter from 100 ms, with random 0.5');
   });
 });
 
-test('failures past the retries are typed: throttled and transient', async () => {
-  await withSim(async ({ sim, client, sleeps }) => {
+test("failures past the retry layer's attempts are typed: throttled and transient", async () => {
+  await withSim(async ({ sim, client, sleeps, timing }) => {
+    const imds = client();
+    await imds.get('meta-data/instance-id'); // the token first: failNext counts every request
+    const before = sim.requests.length;
     sim.faults.failNext(4, 429);
-    const throttled = await rejection(client().get('meta-data/instance-id'));
+    const throttled = await rejection(retrying(() => imds.get('meta-data/instance-id'), { policy: IMDS_RETRY, timing }));
     assert.equal(throttled.kind, 'throttled');
     assert.equal(throttled.code, 'imds.throttled');
-    assert.equal(sim.requests.length, 4);
-    assert.deepEqual(sleeps, [75, 150, 300]);
+    assert.equal(sim.requests.length - before, 4, 'four attempts (IMDS_RETRY)');
+    assert.deepEqual(sleeps, [100, 200, 200], 'from 200 ms, capped at 400 ms, with random 0.5');
 
-    sim.faults.failNext(2, 500);
-    const failed = await rejection(client({ retries: 1 }).get('meta-data/instance-id'));
+    sim.faults.failNext(1, 500);
+    const failed = await rejection(imds.get('meta-data/instance-id'));
     assert.equal(failed.kind, 'transient');
     assert.equal(failed.code, 'imds.unreachable');
     assert.match(failed.message, /500/);
@@ -149,7 +152,7 @@ test('404 is undefined and never retried; other refusals are not retried', async
 
     sim.faults.failNext(1, 403);
     const refused = await rejection(client().get('meta-data/instance-id'));
-    assert.equal(refused.kind, 'rejected');
+    assert.equal(refused.kind, 'auth');
     assert.equal(refused.code, 'imds.rejected');
     assert.match(refused.message, /PUT \/latest\/api\/token.*403/);
     assert.equal(sim.requests.filter((r) => r.status === 403).length, 1);
@@ -159,7 +162,7 @@ test('404 is undefined and never retried; other refusals are not retried', async
 test('an unreachable IMDS is a transient error', async () => {
   await withSim(async ({ sim, client }) => {
     sim.faults.down = true;
-    const error = await rejection(client({ retries: 1 }).get('meta-data/instance-id'));
+    const error = await rejection(client().get('meta-data/instance-id'));
     assert.equal(error.kind, 'transient');
     assert.equal(error.code, 'imds.unreachable');
   });
@@ -167,7 +170,7 @@ test('an unreachable IMDS is a transient error', async () => {
 
 test('a hanging IMDS times out within the timeout; no token leaks into errors', async () => {
   await withSim(async ({ sim, client }) => {
-    const imds = client({ timeoutMs: 150, retries: 0 });
+    const imds = client({ timeoutMs: 150 });
     await imds.get('meta-data/instance-id');
     const issued = sim.requests.length;
     sim.faults.hang = true;
@@ -184,7 +187,7 @@ test('a hanging IMDS times out within the timeout; no token leaks into errors', 
   });
 });
 
-test('an abort signal stops a call and its retries at once', async () => {
+test('an abort signal stops a call at once', async () => {
   await withSim(async ({ sim, client }) => {
     const imds = client({ timeoutMs: 5_000 });
     await imds.get('meta-data/instance-id');
@@ -213,7 +216,6 @@ test('error bodies are consumed: the connection is given back', async () => {
     const imds = createImdsClient({
       endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       timeoutMs: 5_000,
-      retries: 0,
       agent,
     });
     const started = Date.now();
@@ -231,7 +233,7 @@ test('error bodies are consumed: the connection is given back', async () => {
 test('options are validated at construction', () => {
   assert.throws(() => createImdsClient({ endpoint: '169.254.169.254' }), /IMDS endpoint: expected an http:\/\/ URL/);
   assert.throws(() => createImdsClient({ endpoint: 'http://x', tokenTtlSeconds: 0 }), /1 to 21600/);
-  assert.throws(() => createImdsClient({ endpoint: 'http://x', retries: -1 }), /non-negative/);
+  assert.throws(() => createImdsClient({ endpoint: 'http://x', timeoutMs: 0 }), /positive number of ms/);
 });
 
 test('readIdentity on a single-interface instance', async () => {
@@ -289,7 +291,7 @@ test('readPublicIps maps public IPs to private IPs, empty when none', async () =
 });
 
 /** A fake IMDS answering from a table: for the garbage an honest simulator never sends. */
-function fakeImds(answers: Record<string, string>): ImdsPort {
+function fakeImds(answers: Record<string, string>): ImdsClient {
   return { get: async (path) => answers[path] };
 }
 
@@ -346,7 +348,7 @@ test('readIdentity rejects malformed values with one clear error', async () => {
     if (value === undefined) delete answers[path];
     else answers[path] = value;
     const error = await rejection(readIdentity(fakeImds(answers)));
-    assert.ok(isAgentError(error, 'bad-input'), path);
+    assert.ok(isAgentError(error, 'malformed'), path);
     assert.equal(error.code, 'imds.malformed');
     assert.match(error.message, message);
   }

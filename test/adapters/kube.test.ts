@@ -274,10 +274,10 @@ describe('kube client against the kube sim', () => {
       });
     }
 
-    it('a body that is not JSON → transient kube.malformed', async () => {
+    it('a body that is not JSON → malformed kube.malformed', async () => {
       const { client } = await clientFor({ token: 'node-token' });
       sim.faults.garbleNext(1);
-      await assert.rejects(client.listPodsOnNode(NODE), assertAgentError('transient', 'kube.malformed'));
+      await assert.rejects(client.listPodsOnNode(NODE), assertAgentError('malformed', 'kube.malformed'));
     });
 
     it('a server that never answers → transient kube.timeout within the deadline', { timeout: 5_000 }, async () => {

@@ -1,17 +1,18 @@
 // BASELINES, not the agent: two naive claim loops for comparison with the agent's ordering.
-// They use the same Ec2Port adapter (same SDK client settings, same SDK retries), the same
-// p-retry wrapper for throttling, the same read-after-write check and the same IMDS live
-// check as the agent; only the choice of address differs:
+// They use the same Ec2Port adapter (same SDK client settings), the same retry layer and
+// policy for every call, a read-after-write check and the same IMDS live check as the
+// agent; what differs is the choice of address and that they never pace under contention:
 //   first-free — every node takes the first free address of the listing (EC2's order);
 //   random     — every node takes one free address at random.
 // On a lost race (Resource.AlreadyAssociated) both list the pool again after a short breath,
 // as the agent does.
-import { createImdsClient } from '../../agent/adapters/imds.js';
-import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
+import { createImdsClient } from '../../agent/adapters/imds-client.js';
+import { createImdsPort } from '../../agent/adapters/imds.js';
 import { inPool, isFree, isOn } from '../../agent/core/pool.js';
 import { isAgentError } from '../../agent/shared/errors.js';
-import { AWS_RETRY, retrying } from '../../agent/shared/retry.js';
-import { sleep } from '../../agent/shared/time.js';
+import { EC2_READ_RETRY, IMDS_RETRY } from '../../agent/shared/pacing.js';
+import { retrying } from '../../agent/shared/retry.js';
+import { sleep, systemTiming } from '../../agent/shared/time.js';
 import type { Sim, SimNode } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
 import { IMDS_TIMEOUT_MS, POOL, ec2PortFor } from './fleet.js';
@@ -31,12 +32,12 @@ const VERIFY_READS = 12;
 
 export async function runBaselineNode(sim: Sim, node: SimNode, strategy: Baseline, seen: SeenAssociation[], signal: AbortSignal): Promise<BaselineRun> {
   const run: BaselineRun = { node, startedAt: Date.now(), readyAt: undefined, conflicts: 0 };
-  const imds = createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS });
-  const call = <T>(fn: () => Promise<T>) => retrying(fn, { ...AWS_RETRY, signal });
+  const imds = createImdsPort(createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS }));
+  const call = <T>(fn: () => Promise<T>) => retrying(fn, { policy: EC2_READ_RETRY, timing: systemTiming, signal });
   try {
-    const identity = await retrying(() => readIdentity(imds), { minMs: 200, maxMs: 2000, budgetMs: 10_000, signal });
+    const identity = await retrying(() => imds.identity(signal), { policy: { ...IMDS_RETRY, attempts: Infinity, budgetMs: 10_000 }, timing: systemTiming, signal });
     const eni = identity.interfaces.find((i) => i.deviceIndex === 0)!;
-    const target = { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! };
+    const target = { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, mac: eni.mac };
     const ec2 = ec2PortFor(sim, node, identity.region, seen);
     let publicIp: string | undefined;
     while (publicIp === undefined) {
@@ -66,7 +67,7 @@ export async function runBaselineNode(sim: Sim, node: SimNode, strategy: Baselin
         else await sleep(200 * (read + 1), signal);
       }
     }
-    while ((await readPublicIps(imds, eni.mac)).get(publicIp) !== target.privateIp) await sleep(LIVE_POLL_MS, signal);
+    while (!(await imds.publicIpsOn(target, signal)).includes(publicIp)) await sleep(LIVE_POLL_MS, signal);
     run.readyAt = Date.now();
   } catch (error) {
     if (!signal.aborted) throw error;

@@ -3,15 +3,11 @@
 // The daemon is the shipped `runDaemon` (agent/daemon.ts) with the shipped claim code;
 // only the wiring differs from agent/wire.ts, where a process-wide setting would be shared
 // by every agent of this one process (see BENCHMARKS.md).
-import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
-import { createImdsClient } from '../../agent/adapters/imds.js';
-import { createKubeClient } from '../../agent/adapters/kube.js';
-import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
-import { readFlags, runConfig } from '../../agent/cli/config.js';
-import { runDaemon, type DaemonDeps } from '../../agent/lifecycle/daemon.js';
-import type { Fields, LogEvent, Logger } from '../../agent/shared/log.js';
+import { runDaemon } from '../../agent/lifecycle/daemon.js';
+import type { LoggedEvent, LogEvent } from '../../agent/shared/log.js';
 import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
-import { sleep, systemClock } from '../../agent/shared/time.js';
+import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
+import { httpDeps, type Built } from '../helpers/deps.js';
 import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
 
@@ -23,19 +19,6 @@ export const TAGS = { color: 'orange' };
  */
 export const IMDS_TIMEOUT_MS = 5_000;
 export const POOL = { tagKey: 'color', tagValue: 'orange' };
-
-export interface LoggedEvent {
-  at: number;
-  event: LogEvent;
-  fields: Fields;
-}
-
-/** A Logger that keeps the events in memory with their time; nothing is printed. */
-export function eventLog(): Logger & { events: LoggedEvent[] } {
-  const events: LoggedEvent[] = [];
-  const push = (event: LogEvent, fields: Fields = {}) => void events.push({ at: Date.now(), event, fields });
-  return { events, debug: () => {}, info: push, warn: push, error: push };
-}
 
 /** The simulated account for a scenario: throttle and latency as in AWS-NOTES. */
 export interface WorldShape {
@@ -73,12 +56,7 @@ export function observed(port: Ec2Port, seen: SeenAssociation[]): Ec2Port {
   };
 }
 
-/**
- * An EC2 port for one simulated node: the adapter's own createEc2Client and createEc2Port,
- * with this node's instance-role credentials and the simulator's endpoint passed explicitly,
- * because the SDK's default chain would read AWS_EC2_METADATA_SERVICE_ENDPOINT from the one
- * process.env that every in-process agent shares.
- */
+/** The adapter's own EC2 port for a simulated node, with its role credentials (the baselines use it). */
 export function ec2PortFor(sim: Sim, node: SimNode, region: string, seen: SeenAssociation[], onCall?: (record: Ec2CallRecord) => void): Ec2Port {
   const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
   const client = createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } });
@@ -87,7 +65,7 @@ export function ec2PortFor(sim: Sim, node: SimNode, region: string, seen: SeenAs
 
 export interface AgentHandle {
   node: SimNode;
-  log: Logger & { events: LoggedEvent[] };
+  log: Built['log'];
   startedAt: number;
   /** resolves with runDaemon's exit code, or the error it threw */
   done: Promise<number | Error>;
@@ -106,41 +84,23 @@ export interface AgentOptions {
   flags?: Record<string, unknown>;
 }
 
-/** Starts the shipped daemon for one simulated node, in this process. */
+/** Starts the shipped daemon for one simulated node, in this process (test/helpers/deps.ts wires it). */
 export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[], options: AgentOptions = {}): Promise<AgentHandle> {
-  // Built with the same functions as main.ts: readFlags + runConfig (flags, then env).
   // INVOCATION_ID makes a SIGTERM a restart (keep the address), so teardown costs no EC2 calls.
-  const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, INVOCATION_ID: 'eip-agent-bench' };
-  const flags = readFlags('run', { tagKey: POOL.tagKey, tagValue: POOL.tagValue, healthListen: '127.0.0.1:0', ...options.flags }, env);
-  if (!flags.ok) throw new Error(flags.errors.join('; '));
-  const config = runConfig(flags.value, env);
-  if (!config.ok) throw new Error(config.errors.join('; '));
-  const log = eventLog();
-  const kubeTarget = options.kube ? await loadKubeconfig(node.kubeconfig) : undefined;
-  let signalHandler: ((signal: string) => void) | undefined;
-  const deps: DaemonDeps = {
-    config: config.value,
-    log,
-    clock: systemClock,
-    sleep,
-    random: Math.random,
-    imds: createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS }),
-    ec2For: (region, onCall) => ec2PortFor(sim, node, region, seen, onCall),
-    kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
-    egressProbe: async () => true, // --live-check imds: never called
-    notify: async () => {},
-    signals: (handler) => {
-      signalHandler = handler;
-      return () => (signalHandler = undefined);
-    },
-    isSystemStopping: async () => false,
-  };
+  const built = await httpDeps(sim, node, {
+    flags: options.flags ?? {},
+    env: { INVOCATION_ID: 'eip-agent-bench' },
+    ...(options.kube ? { kube: true } : {}),
+    imdsTimeoutMs: IMDS_TIMEOUT_MS,
+    wrapEc2: (port) => observed(port, seen),
+    logLevel: 'info',
+  });
   const startedAt = Date.now();
-  const done = runDaemon(deps).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-  const find = (event: LogEvent) => log.events.find((e) => e.event === event);
+  const done = runDaemon(built.deps).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  const find = (event: LogEvent): LoggedEvent | undefined => built.log.events.find((e) => e.event === event);
   return {
     node,
-    log,
+    log: built.log,
     startedAt,
     done,
     readyAt: () => find('ready')?.at,
@@ -149,7 +109,7 @@ export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[
       return typeof listen === 'string' ? Number(listen.split(':').pop()) : undefined;
     },
     has: (event) => find(event) !== undefined,
-    stop: () => signalHandler?.('SIGTERM'),
+    stop: () => built.signal('SIGTERM'),
   };
 }
 

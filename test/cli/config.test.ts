@@ -79,7 +79,7 @@ test('parseListen', () => {
 test('client config reads only what clients need', () => {
   const flags = readFlags('wait', { timeout: 5 }, { EIP_AGENT_HEALTH_LISTEN: '127.0.0.1:9000' });
   assert.ok(flags.ok);
-  assert.equal(flags.value.values['timeout'], 5);
+  assert.equal(flags.value.get('timeout'), 5);
   const config = clientConfig(flags.value);
   assert.ok(config.ok);
   assert.equal(config.value.health.port, 9000);

@@ -2,7 +2,8 @@
 // steps run in which order on the live system versus under another root.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readFlags, type Flags } from '../../agent/cli/config.js';
+import { readFlags } from '../../agent/cli/config.js';
+import type { Flags } from '../../agent/cli/flags.js';
 import { PATHS, envFile, installPlan, uninstallPlan, type Step } from '../../agent/cli/install-plan.js';
 
 function flags(argv: Record<string, unknown>, env: Record<string, string> = {}): Flags {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { inPool, isFree, rank, viewPool } from '../../agent/core/pool.js';
 import type { AddressView } from '../../agent/shared/ports.js';
 
-const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5' };
+const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', mac: '0a:00:00:00:00:01' };
 
 function address(id: string, extra: Partial<AddressView> = {}): AddressView {
   return { allocationId: `eipalloc-${id}`, publicIp: `198.51.100.${id.length}`, tags: { color: 'orange' }, ...extra };

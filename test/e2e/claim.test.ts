@@ -15,7 +15,7 @@ describe('claim', () => {
   });
   after(() => sim.close());
 
-  test('a single node claims, is live, and opens the gate with 3 EC2 calls', async () => {
+  test('a single node claims, is live, and opens the gate with 2 EC2 calls (IMDS proves the association)', async () => {
     sim.world.addPool(3, POOL);
     const node = await sim.addNode();
     const { agent, get, listen } = await startAgent(sim, node);
@@ -25,10 +25,11 @@ describe('claim', () => {
       assert.ok(held, 'an address is associated to the interface');
       assert.equal(ready['publicIp'], held.publicIp);
       assert.equal(held.tags['color'], 'orange');
-      // Uncontended: list, associate, verify.
+      // Uncontended: list, associate; AssociateAddress's id and IMDS showing the address
+      // on our private IP prove the claim, so no DescribeAddresses verification read.
       assert.deepEqual(
         sim.ec2.calls.filter((c) => c.caller === node.instance.instanceId).map((c) => `${c.action}:${c.outcome}`),
-        ['DescribeAddresses:ok', 'AssociateAddress:ok', 'DescribeAddresses:ok'],
+        ['DescribeAddresses:ok', 'AssociateAddress:ok'],
       );
       const association = sim.ec2.calls.find((c) => c.action === 'AssociateAddress')!;
       assert.equal(association.params['AllowReassociation'] ?? 'false', 'false', 'G1');
@@ -128,6 +129,22 @@ describe('claim', () => {
     });
   });
 
+  test('--live-check none: the association is verified by a DescribeAddresses read (3 EC2 calls)', async () => {
+    await withSim({ pool: 2, tags: POOL }, async (local) => {
+      const node = await local.addNode();
+      const { agent } = await startAgent(local, node, ['--live-check', 'none']);
+      try {
+        await agent.waitFor('ready');
+        assert.deepEqual(
+          local.ec2.calls.filter((c) => c.caller === node.instance.instanceId).map((c) => `${c.action}:${c.outcome}`),
+          ['DescribeAddresses:ok', 'AssociateAddress:ok', 'DescribeAddresses:ok'],
+        );
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    });
+  });
+
   test('lost races list the pool again and take another address', async () => {
     await withSim({ pool: 4, tags: POOL }, async (local) => {
       local.ec2.faults.raceNext = 2;
@@ -138,8 +155,8 @@ describe('claim', () => {
         const status = (await get('/status')).json();
         assert.equal(status.conflicts, 2);
         assert.equal(status.attempts, 3);
-        // A lost race means the listing is stale: three listings, one verification.
-        assert.equal(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }), 4);
+        // A lost race means the listing is stale: three listings, and IMDS proves the win.
+        assert.equal(local.ec2.count({ action: 'DescribeAddresses', caller: node.instance.instanceId }), 3);
         const tried = local.ec2.calls.filter((c) => c.action === 'AssociateAddress').map((c) => c.params['AllocationId']);
         assert.equal(new Set(tried).size, 3, 'never the same address twice');
         assert.match((await get('/metrics')).body, /eip_agent_claim_conflicts_total 2/);

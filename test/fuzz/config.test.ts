@@ -51,7 +51,7 @@ function makeCase(r: Rng): Case {
     if (roll < 0.7) {
       // As yargs hands them over: a string, or a boolean for boolean flags. (A repeated flag,
       // an array, has its own test below.)
-      argv[camel(flag.name)] = flag.type === 'boolean' && r.chance(0.5) ? r.chance(0.5) : value;
+      argv[camel(flag.name)] = flag.spec.type === 'boolean' && r.chance(0.5) ? r.chance(0.5) : value;
     } else {
       env[envName(flag.name)] = value;
     }
@@ -66,7 +66,7 @@ function makeCase(r: Rng): Case {
 /** The inputs a case gave: `--flag` for argv keys, variable names for non-empty env values. */
 function given(c: Case): Set<string> {
   const names = new Set<string>();
-  for (const flag of FLAGS) if (c.argv[camel(flag.name)] !== undefined) names.add(`--${flag.name}`);
+  for (const name of Object.keys(FLAGS)) if (c.argv[camel(name)] !== undefined) names.add(`--${name}`);
   for (const [name, value] of Object.entries(c.env)) if (value !== undefined && value !== '') names.add(name);
   return names;
 }
@@ -138,14 +138,14 @@ describe('fuzz: flags and environment', () => {
 
   test('a flag given twice is an error naming the flag, not the values joined with a comma', () => {
     const flags = readFlags('run', { tagKey: ['color', 'colour'] }, {});
-    assert.equal(flags.ok, false, `accepted as ${JSON.stringify(flags.ok && flags.value.values['tag-key'])}`);
+    assert.equal(flags.ok, false, `accepted as ${JSON.stringify(flags.ok && flags.value.get('tag-key'))}`);
     assert.ok(!flags.ok && flags.errors.every((e) => e.startsWith('--tag-key: ')));
   });
 
   test('every flag given twice: exactly one error, naming that flag (as main.ts reads them, with readConfig)', () => {
     for (const command of ['run', 'wait'] as const) {
       for (const flag of flagsFor(command)) {
-        const argv = { tagKey: 'color', [camel(flag.name)]: flag.type === 'boolean' ? [true, false] : [goodValue(flag.name, rng(1)), goodValue(flag.name, rng(2))] };
+        const argv = { tagKey: 'color', [camel(flag.name)]: flag.spec.type === 'boolean' ? [true, false] : [goodValue(flag.name, rng(1)), goodValue(flag.name, rng(2))] };
         const result = command === 'run' ? readConfig(command, argv, {}, (f) => runConfig(f, {})) : readConfig(command, argv, {}, clientConfig);
         assert.deepEqual(result.ok ? [] : result.errors, [`--${flag.name}: expected once, given 2 times`], `${command} --${flag.name} twice`);
       }

@@ -1,13 +1,15 @@
-// Fuzz: mutated IMDS answers for the identity paths (through a fake ImdsPort), the public
-// IPv4 listing of the live check, and the spot/ASG notice documents. readIdentity and
-// readPublicIps either succeed with well-formed values or throw AgentError bad-input
-// imds.malformed with a one-line message naming the path; imdsTermination never throws.
+// Fuzz: mutated IMDS answers for the identity paths (through a fake IMDS client), the
+// public IPv4 listing of the live check, and the spot/ASG notice documents. readIdentity
+// and readPublicIps either succeed with well-formed values or throw AgentError malformed
+// imds.malformed with a one-line message naming the path; readNotices and
+// noticeTermination never throw, and a spot notice always releases.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readIdentity, readPublicIps } from '../../agent/adapters/identity.js';
+import type { ImdsClient } from '../../agent/adapters/imds-client.js';
+import { readIdentity, readNotices, readPublicIps } from '../../agent/adapters/imds.js';
+import { noticeTermination } from '../../agent/core/termination.js';
 import { AgentError } from '../../agent/shared/errors.js';
-import { imdsTermination } from '../../agent/lifecycle/monitors.js';
-import type { Identity, ImdsPort } from '../../agent/shared/ports.js';
+import type { Identity } from '../../agent/shared/ports.js';
 import { NASTY, nastyString, rng, type Rng } from './random.js';
 
 const CASES = 500;
@@ -62,11 +64,11 @@ function mutateValue(value: string | undefined, r: Rng): string | undefined {
   }
 }
 
-function fakeImds(answers: Map<string, string | undefined>): ImdsPort & { asked: string[] } {
+function fakeImds(answers: Map<string, string | undefined>): ImdsClient & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
-    async get(path) {
+    async get(path: string) {
       asked.push(path);
       return answers.get(path);
     },
@@ -88,7 +90,7 @@ async function malformedOrValue<T>(what: string, promise: Promise<T>): Promise<T
     return await promise;
   } catch (error) {
     assert.ok(error instanceof AgentError, `${what}: expected an AgentError, got ${(error as Error)?.constructor?.name}: ${String(error)}`);
-    assert.equal(error.kind, 'bad-input', `${what}: ${error.message}`);
+    assert.equal(error.kind, 'malformed', `${what}: ${error.message}`);
     assert.equal(error.code, 'imds.malformed', `${what}: ${error.message}`);
     assert.match(error.message, /^IMDS meta-data\/\S+: expected .+, got .+$/, `${what}: names the path`);
     assert.doesNotMatch(error.message, /[\n\r]/, `${what}: one line`);
@@ -127,7 +129,7 @@ describe('fuzz: IMDS answers', () => {
     for (let i = 0; i < CASES; i++) {
       const answers = mutated(r);
       const what = `case ${i} ${JSON.stringify([...answers]).slice(0, 600)}`;
-      const result = await malformedOrValue(what, readIdentity(fakeImds(answers)));
+      const result: Identity | AgentError = await malformedOrValue(what, readIdentity(fakeImds(answers)));
       if (result instanceof AgentError) seen.malformed += 1;
       else {
         seen.ok += 1;
@@ -144,7 +146,7 @@ describe('fuzz: IMDS answers', () => {
     for (let i = 0; i < CASES; i++) {
       const answers = mutated(r, listing);
       const what = `case ${i} ${JSON.stringify([...answers].filter(([k]) => listing.includes(k)))}`;
-      const result = await malformedOrValue(what, readPublicIps(fakeImds(answers), MAC_A));
+      const result: Map<string, string> | AgentError = await malformedOrValue(what, readPublicIps(fakeImds(answers), MAC_A));
       if (result instanceof AgentError) {
         seen.malformed += 1;
         continue;
@@ -155,15 +157,19 @@ describe('fuzz: IMDS answers', () => {
     assert.ok(seen.ok > 50 && seen.malformed > 50, JSON.stringify(seen));
   });
 
-  test(`${CASES} spot notices and lifecycle states: never a throw; a notice is always a release`, () => {
+  test(`${CASES} spot notices and lifecycle states: never a throw; a notice is always a release`, async () => {
     const r = rng(0x1d3_0003);
     const documents = ['{"action":"terminate","time":"2026-11-23T12:00:00Z"}', 'null', '0', '"x"', '{"action":{"a":1}}', '[', '{"action":"stop"', '{"__proto__":{"action":"x"}}'];
     for (let i = 0; i < CASES; i++) {
       const spot = r.chance(0.3) ? undefined : r.chance(0.5) ? r.pick(documents) : mutateValue(r.pick(documents), r);
       const lifecycle = r.chance(0.5) ? undefined : r.pick(['InService', 'Terminated', 'Warmed:Terminated', ' Terminated\n', nastyString(r)]);
-      let termination: ReturnType<typeof imdsTermination>;
+      const answers = new Map([
+        ['meta-data/spot/instance-action', spot],
+        ['meta-data/autoscaling/target-lifecycle-state', lifecycle],
+      ]);
+      let termination: ReturnType<typeof noticeTermination>;
       try {
-        termination = imdsTermination(spot, lifecycle);
+        termination = noticeTermination(await readNotices(fakeImds(answers)));
       } catch (error) {
         assert.fail(`spot ${JSON.stringify(spot)} lifecycle ${JSON.stringify(lifecycle)} threw ${String(error)}`);
       }

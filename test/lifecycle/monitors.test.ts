@@ -1,47 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TerminationLatch, imdsTermination, signalTermination } from '../../agent/lifecycle/monitors.js';
-
-test('imdsTermination: spot notices and ASG Terminated end the node; nothing else does', () => {
-  const cases: [string | undefined, string | undefined, string | undefined][] = [
-    [undefined, undefined, undefined],
-    [undefined, 'InService', undefined],
-    [undefined, 'Warmed:Stopped', undefined],
-    [undefined, 'Terminated', 'asg'],
-    [undefined, 'Terminated\n', 'asg'],
-    [undefined, 'Warmed:Terminated', 'asg'],
-    ['{"action":"terminate","time":"2026-11-23T12:00:00Z"}', 'InService', 'spot'],
-    ['{"action":"stop","time":"2026-11-23T12:00:00Z"}', undefined, 'spot'],
-    ['not json', undefined, 'spot'],
-  ];
-  for (const [spot, lifecycle, source] of cases) {
-    const t = imdsTermination(spot, lifecycle);
-    assert.equal(t?.source, source, JSON.stringify({ spot, lifecycle }));
-    if (t) assert.equal(t.release, true);
-  }
-  assert.match(imdsTermination('{"action":"terminate","time":"T"}', undefined)!.detail, /terminate at T/);
-});
-
-test('signalTermination: G5a — under systemd only a stopping system releases', async () => {
-  const cases: [boolean, boolean | 'throws', boolean][] = [
-    // underSystemd, systemctl says stopping, release
-    [false, false, true],
-    [true, true, true],
-    [true, false, false],
-    [true, 'throws', false],
-  ];
-  for (const [underSystemd, stopping, release] of cases) {
-    const t = await signalTermination('SIGTERM', {
-      underSystemd,
-      isSystemStopping: async () => {
-        if (stopping === 'throws') throw new Error('no systemctl');
-        return stopping;
-      },
-    }, false);
-    assert.equal(t.release, release, JSON.stringify({ underSystemd, stopping }));
-  }
-  assert.equal((await signalTermination('SIGINT', { underSystemd: false, isSystemStopping: async () => false }, true)).force, true);
-});
+import { TerminationLatch, watchSignals } from '../../agent/lifecycle/monitors.js';
 
 test('TerminationLatch: the first report wins; a later forced one escalates', async () => {
   const latch = new TerminationLatch();
@@ -56,4 +15,32 @@ test('TerminationLatch: the first report wins; a later forced one escalates', as
   keep.report({ source: 'signal', detail: 'restart', release: false, force: false });
   keep.report({ source: 'signal', detail: 'again', release: false, force: true });
   assert.equal(keep.forced.aborted, false);
+  // Abort reasons are Errors (never a plain object in a message).
+  assert.ok(latch.forced.reason instanceof Error);
+});
+
+test('watchSignals: G5a under systemd asks whether the system is stopping; a second signal forces', async () => {
+  const cases: [boolean, boolean | 'throws', boolean][] = [
+    // underSystemd, systemctl says stopping, release
+    [false, false, true],
+    [true, true, true],
+    [true, false, false],
+    [true, 'throws', false],
+  ];
+  for (const [underSystemd, stopping, release] of cases) {
+    const latch = new TerminationLatch();
+    let send!: (signal: string) => void;
+    watchSignals((handler) => ((send = handler), () => {}), {
+      underSystemd,
+      isSystemStopping: async () => {
+        if (stopping === 'throws') throw new Error('no systemctl');
+        return stopping;
+      },
+    }, latch);
+    send('SIGTERM');
+    send('SIGTERM');
+    assert.equal((await latch.first).release, release, JSON.stringify({ underSystemd, stopping }));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(latch.forced.aborted, release, 'a second signal skips the drain wait only when it releases');
+  }
 });

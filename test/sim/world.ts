@@ -88,6 +88,8 @@ export interface AssociateInput {
 
 export interface WorldOptions {
   region?: string;
+  /** the world's clock (ms since the epoch); tests on a fake clock hand theirs in */
+  now?: () => number;
   /** ms before IMDS shows a new association (EC2 → IMDS propagation) */
   imdsLagMs?: number;
 }
@@ -98,6 +100,7 @@ function hex(n: number): string {
 
 export class World {
   readonly region: string;
+  readonly now: () => number;
   imdsLagMs: number;
   readonly addresses = new Map<string, Address>();
   readonly instances = new Map<string, Instance>();
@@ -109,6 +112,7 @@ export class World {
 
   constructor(options: WorldOptions = {}) {
     this.region = options.region ?? 'eu-west-1';
+    this.now = options.now ?? Date.now;
     this.imdsLagMs = options.imdsLagMs ?? 0;
     this.record();
   }
@@ -201,7 +205,7 @@ export class World {
       accessKeyId: `ASIA${hex(16).toUpperCase()}`,
       secretAccessKey: hex(40),
       sessionToken: `IQoJb3JpZ2luX2Vj${hex(64)}`,
-      expiration: new Date(Date.now() + ttlMs),
+      expiration: new Date(this.now() + ttlMs),
     };
   }
 
@@ -238,7 +242,7 @@ export class World {
   }
 
   /** Public IPv4 of a private IP as IMDS shows it: EC2's answer, `imdsLagMs` late. */
-  imdsPublicIpOf(eni: Eni, privateIp: string, now = Date.now()): string | undefined {
+  imdsPublicIpOf(eni: Eni, privateIp: string, now = this.now()): string | undefined {
     const visible = this.snapshotAt(now - this.imdsLagMs);
     const eip = visible.find(
       (a) => a.association?.networkInterfaceId === eni.networkInterfaceId && a.association.privateIp === privateIp,
@@ -320,7 +324,7 @@ export class World {
       networkInterfaceId: eni.networkInterfaceId,
       privateIp,
       ownerId: ACCOUNT_ID,
-      at: Date.now(),
+      at: this.now(),
       ...(eni.instanceId ? { instanceId: eni.instanceId } : {}),
     };
     address.association = association;
@@ -403,9 +407,9 @@ export class World {
   }
 
   private record(): void {
-    this.history.push({ at: Date.now(), addresses: structuredClone([...this.addresses.values()]) });
+    this.history.push({ at: this.now(), addresses: structuredClone([...this.addresses.values()]) });
     // Stale reads never reach back more than a minute; keep the history small.
-    const horizon = Date.now() - 60_000;
+    const horizon = this.now() - 60_000;
     while (this.history.length > 1 && this.history[1]!.at < horizon) this.history.shift();
   }
 }

@@ -12,20 +12,16 @@
 // [--pool N] [--seed N]`. Exits 1 on any violation. Agents run in this process: the shipped
 // runDaemon with the shipped adapters over real HTTP to the simulator, one simulated host
 // each (as test/bench/fleet.ts does). Deviations from production settings, to keep the churn
-// fast: poll intervals (IMDS 300 ms, live check 100 ms, drain 200 ms), retry delays
-// (100 ms … 2 s instead of 500 ms … 20 s), --relist-interval 1 and --drain-timeout 2.
+// fast: poll intervals (IMDS 300 ms, live check 100 ms, drain 200 ms), EC2 read retries
+// (100 ms … 2 s), --relist-interval 1 and --drain-timeout 2.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
-import { createImdsClient } from '../../agent/adapters/imds.js';
-import { createKubeClient } from '../../agent/adapters/kube.js';
-import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
-import { readFlags, runConfig } from '../../agent/cli/config.js';
-import { runDaemon, type DaemonDeps } from '../../agent/lifecycle/daemon.js';
-import type { Fields, LogEvent, Logger } from '../../agent/shared/log.js';
-import type { Ec2Port } from '../../agent/shared/ports.js';
-import { sleep, systemClock } from '../../agent/shared/time.js';
-import { rng, type Rng } from '../fuzz/random.js';
+import { runDaemon } from '../../agent/lifecycle/daemon.js';
+import type { LoggedEvent, LogEvent } from '../../agent/shared/log.js';
+import { EC2_READ_RETRY } from '../../agent/shared/pacing.js';
+import { sleep } from '../../agent/shared/time.js';
+import { rng } from '../fuzz/random.js';
+import { httpDeps } from '../helpers/deps.js';
 import { enforcePolicy } from '../sim/iam.js';
 import { Sim, type SimNode } from '../sim/sim.js';
 import type { AssociateInput, Association } from '../sim/world.js';
@@ -67,12 +63,12 @@ const POLICY = JSON.parse(readFileSync('scripts/iam-policy.json', 'utf8')) as un
 
 interface AgentRun {
   node: SimNode;
-  events: { at: number; event: LogEvent; fields: Fields }[];
+  events: LoggedEvent[];
   done: Promise<number | Error>;
   finished: boolean;
   /** AssociateAddress requests sent and not answered yet */
   inFlight: number;
-  signal?: (signal: string) => void;
+  signal(signal: 'SIGTERM'): void;
   has(event: LogEvent): boolean;
   port(): number | undefined;
 }
@@ -88,67 +84,46 @@ interface NodeLife {
   restarts: number;
 }
 
-function memoryLog(events: AgentRun['events']): Logger {
-  const push = (event: LogEvent, fields: Fields = {}) => void events.push({ at: Date.now(), event, fields });
-  return { debug: () => {}, info: push, warn: push, error: push };
-}
-
-async function startAgent(sim: Sim, node: SimNode, random: Rng): Promise<AgentRun> {
+async function startAgent(sim: Sim, node: SimNode): Promise<AgentRun> {
+  let inFlight = 0;
   // Under systemd, so that a SIGTERM is a restart that keeps the address (G5a).
-  const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, INVOCATION_ID: 'soak' };
-  const flags = readFlags('run', { tagKey: 'color', tagValue: 'orange', healthListen: '127.0.0.1:0', relistInterval: '1', drainTimeout: '2' }, env);
-  if (!flags.ok) throw new Error(flags.errors.join('; '));
-  const config = runConfig(flags.value, env);
-  if (!config.ok) throw new Error(config.errors.join('; '));
-  const events: AgentRun['events'] = [];
-  const kubeTarget = await loadKubeconfig(node.kubeconfig);
+  const built = await httpDeps(sim, node, {
+    flags: { relistInterval: '1', drainTimeout: '2' },
+    env: { INVOCATION_ID: 'soak' },
+    kube: true,
+    imdsTimeoutMs: 5_000,
+    reads: { ...EC2_READ_RETRY, baseMs: 100, throttledBaseMs: 100, throttledSpreadMs: 1000, capMs: 2_000 },
+    intervals: { liveMs: 100, noticesMs: 300, drainMs: 200 },
+    logLevel: 'info',
+    wrapEc2: (port) => ({
+      ...port,
+      async associate(request) {
+        inFlight += 1;
+        try {
+          return await port.associate(request);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    }),
+  });
+  const events = built.log.events;
   const run: AgentRun = {
     node,
     events,
     done: Promise.resolve(0),
     finished: false,
-    inFlight: 0,
+    get inFlight() {
+      return inFlight;
+    },
+    signal: (signal) => built.signal(signal),
     has: (event) => events.some((e) => e.event === event),
     port: () => {
       const listen = events.find((e) => e.event === 'health.listening')?.fields['listen'];
       return typeof listen === 'string' ? Number(listen.split(':').pop()) : undefined;
     },
   };
-  const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
-  const ec2For = (region: string, onCall: Parameters<DaemonDeps['ec2For']>[1]): Ec2Port => {
-    const port = createEc2Port({ client: createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } }), onCall });
-    return {
-      ...port,
-      async associate(request) {
-        run.inFlight += 1;
-        try {
-          return await port.associate(request);
-        } finally {
-          run.inFlight -= 1;
-        }
-      },
-    };
-  };
-  const deps: DaemonDeps = {
-    config: config.value,
-    log: memoryLog(events),
-    clock: systemClock,
-    sleep,
-    random: () => random.next(),
-    imds: createImdsClient({ endpoint: node.imds.url, timeoutMs: 5_000 }),
-    ec2For,
-    kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
-    egressProbe: async () => true,
-    notify: async () => {},
-    signals: (handler) => {
-      run.signal = handler;
-      return () => (run.signal = undefined);
-    },
-    isSystemStopping: async () => false,
-    retry: { minMs: 100, maxMs: 2_000, budgetMs: Number.POSITIVE_INFINITY },
-    intervals: { liveMs: 100, imdsMs: 300, drainMs: 200 },
-  };
-  run.done = runDaemon(deps).then(
+  run.done = runDaemon(built.deps).then(
     (code) => code,
     (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
@@ -259,7 +234,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
 
   // ---- nodes: join, live, end --------------------------------------------------------------
   const begin = async (life: Omit<NodeLife, 'agent'> & { agent?: AgentRun }): Promise<NodeLife> => {
-    life.agent = await startAgent(sim, life.node, r);
+    life.agent = await startAgent(sim, life.node);
     agents.push(life.agent);
     void life.agent.done.then((result) => {
       if (result instanceof Error) agentFailures.push(`${life.node.instance.instanceId}: ${result.message}`);
@@ -307,7 +282,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     restarts += 1;
     const old = life.agent;
     const heldBefore = old.has('claim.associated') || old.has('claim.resumed');
-    old.signal?.('SIGTERM'); // under systemd, not stopping: exit, keep the address (G5a)
+    old.signal('SIGTERM'); // under systemd, not stopping: exit, keep the address (G5a)
     await old.done;
     // systemd starts the next one once the process is gone, with nothing of it in flight.
     while (old.inFlight > 0) await sleep(20);

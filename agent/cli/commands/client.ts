@@ -1,7 +1,7 @@
 // `wait`, `status`, `release`: small clients of the daemon's health endpoint.
 import type { ClientConfig } from '../config.js';
 import { AgentError, errorMessage } from '../../shared/errors.js';
-import type { Status } from '../../lifecycle/state.js';
+import type { Status } from '../../core/status.js';
 import type { Clock, Sleep } from '../../shared/time.js';
 import { httpRequest } from '../../adapters/http.js';
 

@@ -3,10 +3,10 @@
 import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Flags } from '../config.js';
+import type { Flags } from '../flags.js';
 import { PATHS, installPlan, renderPlan, uninstallPlan, type Step } from '../install-plan.js';
 import { AgentError, errorMessage } from '../../shared/errors.js';
-import { KUBELET_DROPIN, SERVICE_UNIT } from '../units.js';
+import { KUBELET_DROPIN, SERVICE_UNIT } from '../embedded.js';
 import type { Out } from './client.js';
 
 export interface InstallDeps extends Out {
@@ -16,16 +16,16 @@ export interface InstallDeps extends Out {
 }
 
 export async function installCommand(flags: Flags, deps: InstallDeps): Promise<number> {
-  const root = flags.values['root'] as string;
+  const root = flags.get('root');
   const self = await realpath(deps.self);
   const placed = await realpath(join(root, PATHS.binary)).catch(() => undefined);
   const plan = installPlan({ root, flags, service: SERVICE_UNIT, dropIn: KUBELET_DROPIN, binary: self === placed ? undefined : self });
   if (!plan.ok) throw new AgentError('bad-input', 'bad-input', plan.errors.join('; '));
-  return apply(plan.value, flags.values['dry-run'] as boolean, deps);
+  return apply(plan.value, flags.get('dry-run'), deps);
 }
 
 export async function uninstallCommand(flags: Flags, deps: Omit<InstallDeps, 'self'>): Promise<number> {
-  return apply(uninstallPlan(flags.values['root'] as string), flags.values['dry-run'] as boolean, deps);
+  return apply(uninstallPlan(flags.get('root')), flags.get('dry-run'), deps);
 }
 
 async function apply(steps: Step[], dryRun: boolean, deps: Omit<InstallDeps, 'self'>): Promise<number> {

@@ -1,0 +1,244 @@
+// The claim's decisions, as data: from what the node has seen (its last pool listing, what
+// IMDS shows on the target private IP, how its last attempt went), the next step. Pure:
+// lifecycle/claim.ts runs the steps through the ports and feeds back what it observed.
+//
+// AssociateAddress(AllowReassociation=false) is the compare-and-swap (G1); a lost race is
+// an input, not a failure. Contention (a throttled answer, a lost race) makes the node
+// spread its next attempt over the time the account's mutating bucket needs for the
+// crowd its listing suggests (shared/pacing.ts), then list again so that it attempts on a
+// fresh listing.
+import { contentionSpreadMs, fullJitter, relistDelay, type RelistPolicy } from '../shared/pacing.js';
+import type { AddressView, PoolSelector, Target } from '../shared/ports.js';
+import { describePool, inPool, isOn, viewPool, type PoolView } from './pool.js';
+
+export interface Claimed {
+  allocationId: string;
+  publicIp: string;
+  associationId: string;
+  /** the interface held it already (G3): no association was made */
+  resumed: boolean;
+}
+
+export interface ClaimSettings {
+  pool: PoolSelector;
+  target: Target;
+  relist: RelistPolicy;
+  /**
+   * The live check proves ownership (--live-check imds): AssociateAddress's association id
+   * and IMDS showing the address on our private IP are the proof, so no DescribeAddresses
+   * verification read follows a won association.
+   */
+  liveCheckProves: boolean;
+}
+
+export type WaitWhy = 'exhausted' | 'held-elsewhere' | 'foreign-eip' | 'contention' | 'verify-lag' | 'retry';
+
+export type ClaimStep =
+  | { do: 'list' }
+  /** read from IMDS the public IPs on the target private IP (G2a) */
+  | { do: 'look' }
+  /** DescribeAddresses by public IP: is this IP on our target an Elastic IP, and whose? */
+  | { do: 'identify'; publicIp: string }
+  | { do: 'wait'; ms: number; why: WaitWhy; reason: string }
+  | { do: 'attempt'; address: AddressView }
+  /** DescribeAddresses by allocation id: after an answer we cannot trust, or to verify a win */
+  | { do: 'read'; address: AddressView; why: 'uncertain' | 'verify' }
+  /** forget the lost addresses and list again: every free one listed was lost */
+  | { do: 'forget' }
+  | { do: 'done'; claimed: Claimed };
+
+export type AttemptResult =
+  | { associationId: string }
+  /** Resource.AlreadyAssociated: someone else holds it */
+  | 'conflict'
+  /** the allocation no longer exists */
+  | 'not-found'
+  /** RequestLimitExceeded: not applied */
+  | 'throttled'
+  /** a timeout, a 5xx or a malformed answer: it may or may not have been applied */
+  | 'uncertain';
+
+export type ClaimObservation =
+  /** `throttled`: how many throttled answers the listing met before it got through */
+  | { of: 'listed'; addresses: readonly AddressView[]; throttled: number }
+  | { of: 'looked'; publicIps: readonly string[] }
+  | { of: 'identified'; publicIp: string; address: AddressView | undefined }
+  | { of: 'waited'; why: WaitWhy; ms: number }
+  | { of: 'forgot' }
+  | { of: 'attempted'; address: AddressView; result: AttemptResult }
+  | { of: 'read'; address: AddressView; seen: AddressView | undefined };
+
+interface Pending {
+  address: AddressView;
+  why: 'uncertain' | 'verify';
+  /** reads done so far */
+  reads: number;
+  /** the last read lagged: wait before the next one */
+  lagging: boolean;
+}
+
+export interface ClaimMemory {
+  /** undefined: list before anything else */
+  readonly listing?: PoolView;
+  /** public IPs of the pool as last listed */
+  readonly pooledIps: ReadonlySet<string>;
+  /** public IPs IMDS shows on the target since the last listing; undefined: look first */
+  readonly onTarget?: readonly string[];
+  /** public IP → the Elastic IP it is, or null when it is no Elastic IP (an auto-assigned IP) */
+  readonly known: ReadonlyMap<string, AddressView | null>;
+  /**
+   * Allocations lost to someone else. Kept across listings, because a listing may lag the
+   * association that beat us (reads are eventually consistent); forgotten once every free
+   * address of a listing is among them.
+   */
+  readonly lost: ReadonlySet<string>;
+  /**
+   * A throttled answer or a lost race since the last spread wait, and where: on an attempt
+   * (the listing just before it may predate the burst that emptied the bucket) or on the
+   * listing itself (which then came after it).
+   */
+  readonly contention: 'attempt' | 'listing' | undefined;
+  /** spread waits so far: the first may still count on the bucket's burst, later ones not */
+  readonly spreads: number;
+  readonly pending?: Pending;
+  /** consecutive listings that needed retries (stretches the wait of a dry pool) */
+  readonly troubles: number;
+  /** consecutive attempts that met a fault (5xx, timeout): a short backoff before the next */
+  readonly faults: number;
+  /** the backoff after the last fault was waited */
+  readonly retried: boolean;
+  readonly won?: Claimed;
+}
+
+// Read-after-write: DescribeAddresses lags AssociateAddress by seconds at most.
+export const VERIFY_READS = 12;
+// After a spread wait this long the listing is stale: list again before attempting.
+const STALE_AFTER_MS = 1000;
+
+export function initialMemory(): ClaimMemory {
+  return { pooledIps: new Set(), known: new Map(), lost: new Set(), contention: undefined, spreads: 0, troubles: 0, faults: 0, retried: false };
+}
+
+export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () => number): ClaimStep {
+  if (memory.won) return { do: 'done', claimed: memory.won };
+  const pending = memory.pending;
+  if (pending?.lagging) {
+    // 200 ms, then doubling to 2 s, each with ±50 % jitter: reads catch up within seconds.
+    const ms = Math.round(Math.min(2000, 200 * 2 ** Math.min(pending.reads - 1, 4)) * (0.5 + random()));
+    return { do: 'wait', ms, why: 'verify-lag', reason: `waiting for DescribeAddresses to show ${pending.address.publicIp} on ${settings.target.networkInterfaceId}` };
+  }
+  if (pending) return { do: 'read', address: pending.address, why: pending.why };
+
+  const view = memory.listing;
+  if (!view) return { do: 'list' };
+  const relist = (why: WaitWhy, reason: string): ClaimStep => ({ do: 'wait', ms: relistDelay(settings.relist, memory.troubles, random), why, reason });
+  if (view.held) {
+    const { allocationId, publicIp, associationId } = view.held;
+    return { do: 'done', claimed: { allocationId, publicIp, associationId: associationId!, resumed: true } };
+  }
+  const other = view.heldElsewhere[0];
+  if (other) {
+    return relist('held-elsewhere', `this instance already holds pool address ${other.publicIp} (${other.allocationId}) on ${other.networkInterfaceId} ${other.privateIp}; not claiming a second`);
+  }
+  if (!memory.onTarget) return { do: 'look' };
+  const unknown = memory.onTarget.find((ip) => !memory.pooledIps.has(ip) && !memory.known.has(ip));
+  if (unknown !== undefined) return { do: 'identify', publicIp: unknown };
+  // G2a: an Elastic IP outside the pool on our private IP would be silently replaced.
+  const foreign = memory.onTarget.map((ip) => memory.known.get(ip)).find((a) => a && !inPool(a, settings.pool));
+  if (foreign) {
+    return relist('foreign-eip', `Elastic IP ${foreign.publicIp} (${foreign.allocationId}) outside pool ${describePool(settings.pool)} sits on ${settings.target.privateIp}; refusing to replace it`);
+  }
+  if (view.free.length === 0) return relist('exhausted', `pool ${describePool(settings.pool)}: 0 of ${view.size} free`);
+  const candidate = view.free.find((a) => !memory.lost.has(a.allocationId));
+  if (!candidate) return { do: 'forget' }; // every free address listed was lost: the listing lags
+  if (memory.contention) {
+    const ms = Math.round(random() * contentionSpreadMs(view.free.length, memory.contention === 'attempt' && memory.spreads === 0));
+    return { do: 'wait', ms, why: 'contention', reason: `spreading the next attempt over the account's mutating bucket (${view.free.length} free)` };
+  }
+  if (memory.faults > 0 && !memory.retried) {
+    return { do: 'wait', ms: fullJitter(memory.faults, 200, 5000, random), why: 'retry', reason: `AssociateAddress met a fault; trying ${candidate.publicIp} again` };
+  }
+  return { do: 'attempt', address: candidate };
+}
+
+export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: ClaimSettings): ClaimMemory {
+  switch (seen.of) {
+    case 'listed': {
+      const listing = viewPool(seen.addresses, settings.pool, settings.target);
+      return {
+        ...memory,
+        listing,
+        pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
+        onTarget: undefined,
+        troubles: seen.throttled > 0 ? memory.troubles + 1 : 0,
+        contention: memory.contention ?? (seen.throttled > 0 ? 'listing' : undefined),
+      };
+    }
+    case 'looked':
+      return { ...memory, onTarget: [...seen.publicIps] };
+    case 'forgot':
+      return { ...memory, lost: new Set(), listing: undefined };
+    case 'identified':
+      return { ...memory, known: new Map(memory.known).set(seen.publicIp, seen.address ?? null) };
+    case 'waited':
+      if (seen.why === 'verify-lag') return { ...memory, pending: memory.pending && { ...memory.pending, lagging: false } };
+      if (seen.why === 'retry') return { ...memory, retried: true };
+      if (seen.why === 'contention') {
+        // The wait was the spread; a long one leaves the listing stale.
+        return { ...memory, contention: undefined, spreads: memory.spreads + 1, ...(seen.ms >= STALE_AFTER_MS ? { listing: undefined } : {}) };
+      }
+      // A dry pool, a foreign or second address: look at the world again.
+      return { ...memory, listing: undefined };
+    case 'attempted':
+      return attempted(memory, seen.address, seen.result, settings);
+    case 'read':
+      return read(memory, seen.address, seen.seen, settings);
+  }
+}
+
+function won(memory: ClaimMemory, address: AddressView, associationId: string, settings: ClaimSettings): ClaimMemory {
+  const claimed: Claimed = { allocationId: address.allocationId, publicIp: address.publicIp, associationId, resumed: false };
+  if (settings.liveCheckProves) return { ...memory, pending: undefined, won: claimed };
+  return { ...memory, pending: { address: { ...address, associationId }, why: 'verify', reads: 0, lagging: false } };
+}
+
+function lost(memory: ClaimMemory, address: AddressView): ClaimMemory {
+  // Someone was faster: the listing is stale; list again after the spread.
+  return { ...memory, pending: undefined, listing: undefined, lost: new Set(memory.lost).add(address.allocationId), contention: 'attempt' };
+}
+
+function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings): ClaimMemory {
+  if (typeof result === 'object') return won(memory, address, result.associationId, settings);
+  switch (result) {
+    case 'conflict':
+      return lost(memory, address);
+    case 'not-found':
+      return { ...memory, listing: undefined }; // released meanwhile: look at the pool again
+    case 'throttled':
+      return { ...memory, contention: 'attempt' };
+    case 'uncertain':
+      // It may have been applied: read before trying anything else (STYLE 6).
+      return { ...memory, faults: memory.faults + 1, retried: false, pending: { address, why: 'uncertain', reads: 0, lagging: false } };
+  }
+}
+
+function read(memory: ClaimMemory, address: AddressView, seen: AddressView | undefined, settings: ClaimSettings): ClaimMemory {
+  const pending = memory.pending;
+  const reads = (pending?.reads ?? 0) + 1;
+  if (seen && isOn(seen, settings.target)) {
+    // A read showing it on our target proves it (the association id is the one EC2 holds).
+    return { ...memory, pending: undefined, faults: 0, won: { allocationId: seen.allocationId, publicIp: seen.publicIp, associationId: seen.associationId!, resumed: false } };
+  }
+  if (pending?.why === 'uncertain') {
+    if (!seen) return { ...memory, pending: undefined, listing: undefined };
+    if (seen.associationId) return lost(memory, address);
+    return { ...memory, pending: undefined }; // not applied: attempt again after a short wait
+  }
+  // Verifying a won association: a lagging read shows it free or absent.
+  if (seen?.associationId && seen.associationId !== address.associationId) return lost(memory, address);
+  if (reads >= VERIFY_READS) {
+    // Never confirmed: it may still stand (the release keeps it in mind); the listing decides.
+    return { ...memory, pending: undefined, listing: undefined, lost: new Set(memory.lost).add(address.allocationId) };
+  }
+  return { ...memory, pending: { ...pending!, reads, lagging: true } };
+}

@@ -1,0 +1,94 @@
+// The release's decisions, as data: give the address back only if the association is
+// still this node's, on this node's interface (G2), and make sure it is gone. Pure:
+// lifecycle/release.ts runs the steps and feeds back what it saw.
+import type { AddressView, Target } from '../shared/ports.js';
+import { isOn } from './pool.js';
+
+export interface Held {
+  allocationId: string;
+  associationId: string;
+  publicIp: string;
+}
+
+export type ReleaseOutcome =
+  /** our association is gone now */
+  | 'released'
+  /** it was gone before we asked (EC2 said so, or the instance's end took it) */
+  | 'already-gone'
+  /** the address sits on someone else's association: not ours to take away (G2) */
+  | 'not-ours'
+  /** EC2 kept showing our association after every request to remove it */
+  | 'still-associated';
+
+export type ReleaseStep =
+  | { do: 'read' }
+  | { do: 'wait'; ms: number }
+  | { do: 'disassociate' }
+  | { do: 'done'; outcome: ReleaseOutcome };
+
+export type ReleaseObservation =
+  | { of: 'read'; seen: AddressView | undefined }
+  | { of: 'waited' }
+  /** `gone`: EC2 answered that the association does not exist (InvalidAssociationID.NotFound) */
+  | { of: 'disassociated'; gone: boolean };
+
+export interface ReleaseMemory {
+  readonly stage: 'check' | 'asked';
+  readonly reads: number;
+  readonly asks: number;
+  readonly waitFirst: boolean;
+  readonly seen?: 'ours' | 'elsewhere' | 'free';
+  readonly outcome?: ReleaseOutcome;
+}
+
+// Reads may lag writes by seconds (ours, and a previous holder's release): look up to
+// this many times, a second apart, before deciding on what they show.
+export const RELEASE_READS = 4;
+export const RELEASE_READ_GAP_MS = 1000;
+
+/** G2: is the association we made still the one on the address, on our interface? */
+export function standing(seen: AddressView | undefined, held: Held, target: Target): 'ours' | 'elsewhere' | 'free' {
+  if (seen?.associationId === held.associationId && isOn(seen, target)) return 'ours';
+  return seen?.associationId ? 'elsewhere' : 'free';
+}
+
+export function initialRelease(): ReleaseMemory {
+  return { stage: 'check', reads: 0, asks: 0, waitFirst: false };
+}
+
+export function nextReleaseStep(memory: ReleaseMemory): ReleaseStep {
+  if (memory.outcome) return { do: 'done', outcome: memory.outcome };
+  if (memory.waitFirst) return { do: 'wait', ms: RELEASE_READ_GAP_MS };
+  if (memory.stage === 'check') {
+    if (memory.seen === 'ours') return { do: 'disassociate' };
+    if (memory.reads < RELEASE_READS) return { do: 'read' };
+    // Reads keep showing it free: our association id is ours alone, so disassociating by it
+    // can only remove our own association (a read lagging it) or find it gone.
+    return memory.seen === 'elsewhere' ? { do: 'done', outcome: 'not-ours' } : { do: 'disassociate' };
+  }
+  // Asked: the SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200
+  // looks like success. Read back, and ask again while the association still stands.
+  if (memory.seen === 'ours' && memory.reads > 0) {
+    return memory.asks < RELEASE_READS ? { do: 'disassociate' } : { do: 'done', outcome: 'still-associated' };
+  }
+  return { do: 'read' };
+}
+
+export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, held: Held, target: Target): ReleaseMemory {
+  switch (seen.of) {
+    case 'waited':
+      return { ...memory, waitFirst: false };
+    case 'disassociated':
+      if (seen.gone) return { ...memory, asks: memory.asks + 1, outcome: memory.asks === 0 ? 'already-gone' : 'released' };
+      return { ...memory, stage: 'asked', asks: memory.asks + 1, reads: 0, seen: undefined };
+    case 'read': {
+      const now = standing(seen.seen, held, target);
+      const reads = memory.reads + 1;
+      if (memory.stage === 'asked') {
+        if (now !== 'ours') return { ...memory, reads, seen: now, outcome: 'released' };
+        return { ...memory, reads, seen: now, waitFirst: true };
+      }
+      return { ...memory, reads, seen: now, waitFirst: now !== 'ours' && reads < RELEASE_READS };
+    }
+  }
+}

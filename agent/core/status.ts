@@ -1,0 +1,156 @@
+// What the agent knows and shows (/status, /readyz), and how each fact the lifecycle
+// reports changes it: a pure reducer. The daemon is its only caller (lifecycle/state.ts);
+// claim, live check, monitors and release only report facts.
+import type { PoolSelector } from '../shared/ports.js';
+import type { Claimed } from './claim-decision.js';
+import { canMove, type Phase } from './phase.js';
+
+export interface Status {
+  phase: Phase;
+  reason: string | null;
+  version: string;
+  instanceId: string | null;
+  region: string | null;
+  nodeName: string | null;
+  networkInterfaceId: string | null;
+  privateIp: string | null;
+  publicIp: string | null;
+  allocationId: string | null;
+  associationId: string | null;
+  pool: { tagKey: string; tagValue: string | null; size: number | null; free: number | null };
+  readySince: string | null;
+  attempts: number;
+  conflicts: number;
+  lastError: string | null;
+  termination: string | null;
+  rebalanceNotice: string | null;
+}
+
+/** What a claim cut short may hold that no listing shows yet (reads lag writes): the release finds it here. */
+export interface Trail {
+  /** AssociateAddress answered: this association exists unless a later read proved it lost */
+  landed?: Claimed;
+  /** allocations whose AssociateAddress answer was lost: they may be ours */
+  uncertain: readonly string[];
+}
+
+export interface AgentState {
+  status: Status;
+  trail: Trail;
+}
+
+export type Fact =
+  | { type: 'identified'; instanceId: string; region: string; nodeName: string; networkInterfaceId: string; privateIp: string }
+  | { type: 'claiming'; reason: string }
+  | { type: 'pool'; size: number; free: number }
+  | { type: 'attempt' }
+  | { type: 'conflict' }
+  | { type: 'landed'; claimed: Claimed }
+  | { type: 'uncertain'; allocationId: string }
+  /** the landed association was proven lost (moved elsewhere, never confirmed) */
+  | { type: 'unlanded' }
+  | { type: 'claimed'; claimed: Claimed }
+  | { type: 'verifying'; reason: string }
+  | { type: 'ready' }
+  /** the address is no longer live behind the agent's back */
+  | { type: 'lost'; reason: string }
+  | { type: 'back' }
+  | { type: 'error'; message: string }
+  | { type: 'termination'; detail: string }
+  | { type: 'rebalance'; notice: string }
+  | { type: 'draining'; reason: string }
+  | { type: 'releasing'; reason: string }
+  | { type: 'released'; reason: string }
+  | { type: 'failed'; reason: string };
+
+export function initialState(pool: PoolSelector, version: string): AgentState {
+  return {
+    status: {
+      phase: 'starting',
+      reason: 'reading identity from IMDS',
+      version,
+      instanceId: null,
+      region: null,
+      nodeName: null,
+      networkInterfaceId: null,
+      privateIp: null,
+      publicIp: null,
+      allocationId: null,
+      associationId: null,
+      pool: { tagKey: pool.tagKey, tagValue: pool.tagValue ?? null, size: null, free: null },
+      readySince: null,
+      attempts: 0,
+      conflicts: 0,
+      lastError: null,
+      termination: null,
+      rebalanceNotice: null,
+    },
+    trail: { uncertain: [] },
+  };
+}
+
+// The phases in which each phase-moving fact applies. Elsewhere it is late news (a live
+// watch that finishes its look after the end of the node began) and changes nothing.
+const MOVES: Partial<Record<Fact['type'], { to: Phase; from: readonly Phase[] }>> = {
+  claiming: { to: 'claiming', from: ['starting', 'claiming', 'verifying'] },
+  verifying: { to: 'verifying', from: ['claiming', 'verifying'] },
+  ready: { to: 'ready', from: ['verifying'] },
+  lost: { to: 'verifying', from: ['ready'] },
+  back: { to: 'ready', from: ['verifying'] },
+  draining: { to: 'draining', from: ['starting', 'claiming', 'verifying', 'ready', 'draining'] },
+  releasing: { to: 'releasing', from: ['starting', 'claiming', 'verifying', 'ready', 'draining'] },
+  released: { to: 'released', from: ['starting', 'claiming', 'verifying', 'ready', 'draining', 'releasing'] },
+  failed: { to: 'failed', from: ['starting', 'claiming', 'verifying', 'ready', 'draining', 'releasing'] },
+};
+
+/** `now`: epoch ms, for readySince. Returns the same object when the fact changes nothing. */
+export function applyFact(state: AgentState, fact: Fact, now: number): AgentState {
+  const move = MOVES[fact.type];
+  if (move) {
+    const phase = state.status.phase;
+    if (!move.from.includes(phase) || (phase !== move.to && !canMove(phase, move.to))) return state;
+    const reason = 'reason' in fact ? fact.reason : null;
+    const status = { ...state.status, phase: move.to, reason };
+    if (move.to === 'ready') status.readySince = new Date(now).toISOString();
+    if (fact.type === 'failed') status.lastError = fact.reason;
+    if (fact.type === 'released') status.associationId = null;
+    return { ...state, status };
+  }
+  const set = (patch: Partial<Status>): AgentState => ({ ...state, status: { ...state.status, ...patch } });
+  switch (fact.type) {
+    case 'identified': {
+      const { type: _, ...identity } = fact;
+      return set(identity);
+    }
+    case 'pool':
+      return set({ pool: { ...state.status.pool, size: fact.size, free: fact.free } });
+    case 'attempt':
+      return set({ attempts: state.status.attempts + 1 });
+    case 'conflict':
+      return set({ conflicts: state.status.conflicts + 1 });
+    case 'landed':
+      return { ...state, trail: { ...state.trail, landed: fact.claimed } };
+    case 'uncertain':
+      return state.trail.uncertain.includes(fact.allocationId) ? state : { ...state, trail: { ...state.trail, uncertain: [...state.trail.uncertain, fact.allocationId] } };
+    case 'unlanded': {
+      const { landed: _, ...rest } = state.trail;
+      return { ...state, trail: rest };
+    }
+    case 'claimed': {
+      const { allocationId, publicIp, associationId } = fact.claimed;
+      return set({ allocationId, publicIp, associationId });
+    }
+    case 'error':
+      return set({ lastError: fact.message });
+    case 'termination':
+      return set({ termination: fact.detail });
+    case 'rebalance':
+      return set({ rebalanceNotice: fact.notice });
+    default:
+      return state;
+  }
+}
+
+export function readiness(status: Status): { ready: boolean; phase: Phase; reason: string | null } {
+  return { ready: status.phase === 'ready', phase: status.phase, reason: status.reason };
+}

@@ -1,0 +1,101 @@
+// How long the agent waits, as arithmetic: every delay of the agent comes from here, and
+// BENCHMARKS.md ("Pacing, designed") derives each constant from EC2's published buckets
+// and from what a node can see. Pure: randomness is handed in.
+
+/** EC2's token buckets for one account and region (AWS-NOTES, "Throttling"). */
+export const EC2_BUCKETS = {
+  /** Describe* and other non-mutating actions */
+  describe: { size: 100, refillPerS: 20 },
+  /** AssociateAddress, DisassociateAddress and every other mutating action */
+  mutating: { size: 50, refillPerS: 5 },
+} as const;
+
+export interface RetryPolicy {
+  /** ceiling of the first wait after a transient fault or a malformed answer */
+  baseMs: number;
+  /** ceiling of the first wait after a throttled answer */
+  throttledBaseMs: number;
+  /**
+   * After a second throttled answer in a row, the wait is spread over at least this long:
+   * the bucket stayed empty through its refill, so a crowd is asking; the whole bucket's
+   * refill time serves the crowd it holds. 0: plain doubling.
+   */
+  throttledSpreadMs: number;
+  /** no single wait is longer */
+  capMs: number;
+  /** give up once this much time has passed (Infinity: only the caller's signal stops it) */
+  budgetMs: number;
+  /** give up after this many attempts, the first included (Infinity: no limit) */
+  attempts: number;
+}
+
+/**
+ * "Full jitter" (AWS Architecture Blog, Exponential Backoff and Jitter): uniform in
+ * [0, min(cap, base × 2^(retry−1))]. A lone fault costs base/2 on average; a crowd
+ * retrying together spreads out, doubling its spread each round.
+ */
+export function fullJitter(retry: number, baseMs: number, capMs: number, random: () => number): number {
+  return Math.round(random() * Math.min(capMs, baseMs * 2 ** Math.max(0, retry - 1)));
+}
+
+export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number): number {
+  if (throttled && retry >= 2 && policy.throttledSpreadMs > 0) {
+    const doubling = Math.min(policy.capMs, policy.throttledBaseMs * 2 ** (retry - 1));
+    return Math.round(random() * Math.max(policy.throttledSpreadMs, doubling));
+  }
+  return fullJitter(retry, throttled ? policy.throttledBaseMs : policy.baseMs, policy.capMs, random);
+}
+
+// EC2 reads (DescribeAddresses): a 5xx blip costs 100 ms on average. A throttled answer
+// means the account's Describe bucket is empty: a lone one (another tool's spike) costs
+// 250 ms on average; a second in a row means a crowd is listing, and the wait spreads over
+// the 5 s the whole bucket takes to refill (100 / 20 per s), which serves a crowd the size
+// of the bucket in one round (BENCHMARKS.md, "Pacing, designed").
+export const EC2_READ_RETRY: RetryPolicy = {
+  baseMs: 200,
+  throttledBaseMs: 500,
+  throttledSpreadMs: (EC2_BUCKETS.describe.size / EC2_BUCKETS.describe.refillPerS) * 1000,
+  capMs: 20_000,
+  budgetMs: Infinity,
+  attempts: Infinity,
+};
+
+// IMDS is a link-local service of the host that answers in milliseconds: four quick tries
+// within a second, then the caller decides (identity has its own budget; polls poll again).
+export const IMDS_RETRY: RetryPolicy = { baseMs: 100, throttledBaseMs: 200, throttledSpreadMs: 0, capMs: 400, budgetMs: Infinity, attempts: 4 };
+
+/**
+ * The window a node spreads its next AssociateAddress over once it has seen contention (a
+ * throttled answer or a lost race). It cannot see its peers, but its last listing shows
+ * `free` addresses, and at most that many nodes compete for them; the account's mutating
+ * bucket refills at 5 a second. Spread over free / 5 s, the crowd arrives at about the
+ * refill rate: few are throttled again, and since each attempt follows a fresh listing,
+ * few lose a race.
+ *
+ * `burstSpent`: the contention came from an attempt right after a listing, so the listing
+ * predates the burst (50) that the fastest peers just spent on addresses it still shows
+ * free; those are taken, and the window is (free − 50) / 5 s. Later windows count on no
+ * burst: the bucket is known to be empty. Never under `floorMs`, so that a small pool is
+ * not retried in lockstep; a lone throttle in a small pool costs floorMs / 2 on average.
+ */
+export function contentionSpreadMs(free: number, burstSpent: boolean, floorMs = 500): number {
+  const { size, refillPerS } = EC2_BUCKETS.mutating;
+  return Math.max(floorMs, (Math.max(0, free - (burstSpent ? size : 0)) / refillPerS) * 1000);
+}
+
+export interface RelistPolicy {
+  /** mean interval between listings while the pool is exhausted */
+  intervalMs: number;
+  /** ceiling when listings keep needing retries */
+  maxMs: number;
+}
+
+/**
+ * While the pool is dry: ±20 % around the interval, so that waiting nodes do not list in
+ * step; doubled for each consecutive listing that needed retries (up to maxMs), because
+ * the fleet shares one Describe bucket.
+ */
+export function relistDelay(policy: RelistPolicy, troubles: number, random: () => number): number {
+  const base = Math.min(policy.maxMs, policy.intervalMs * 2 ** Math.min(troubles, 10));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}

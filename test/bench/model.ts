@@ -1,0 +1,94 @@
+// In-process fleets on a fake clock: the shipped daemon over the World's ports, for
+// designing the claim's pacing in seconds of real time (BENCHMARKS.md, "Pacing, designed").
+import { runDaemon } from '../../agent/lifecycle/daemon.js';
+import { FakeTime } from '../helpers/fake-time.js';
+import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
+import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
+import { World } from '../sim/world.js';
+
+export interface ModelFleet {
+  nodes: number;
+  pool: number;
+  seed: number;
+  /** node i boots at i * spreadMs / nodes */
+  spreadMs?: number;
+  imdsLagMs?: number;
+  faults?: Partial<InProcessFaults>;
+  flags?: Record<string, unknown>;
+  capMs?: number;
+}
+
+export interface ModelResult {
+  ready: number;
+  allReadyMs: number | undefined;
+  readyMs: number[];
+  calls: number[];
+  mutating: number[];
+  throttled: number;
+  lostRaces: number;
+  doubleClaims: number;
+  byOutcome: Record<string, number>;
+  worst?: string[];
+}
+
+export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
+  const time = new FakeTime(shape.seed);
+  const world = new World({ now: time.clock.now, imdsLagMs: shape.imdsLagMs ?? 500 });
+  world.addPool(shape.pool, { color: 'orange' });
+  const ec2 = new InProcessEc2(world, time, { latencyMs: [50, 150], throttle: true, ...shape.faults });
+  const config = testConfig(shape.flags ?? {});
+  const agents: { id: string; built: Built; start: number; done?: Promise<number> }[] = [];
+  for (let i = 0; i < shape.nodes; i++) {
+    const instance = world.addInstance();
+    const start = ((shape.spreadMs ?? 0) * i) / shape.nodes;
+    agents.push({ id: instance.instanceId, built: worldDeps(ec2, instance.instanceId, time, config, { logLevel: (process.env['EIP_MODEL_LOG'] ?? 'info') as 'info' }), start });
+  }
+  // The pool existed long before the nodes boot: stale reads must not see it missing.
+  await time.advance(60_000);
+  const t0 = time.clock.now();
+  const all = Promise.all(
+    agents.map(async (a) => {
+      await time.sleep(a.start);
+      a.start = time.clock.now();
+      a.done = runDaemon(a.built.deps);
+      a.done.catch(() => {});
+    }),
+  );
+  const readyAt = (a: (typeof agents)[number]) => a.built.events('ready')[0]?.at;
+  const capMs = shape.capMs ?? 600_000;
+  await time.run(
+    (async () => {
+      await all;
+      while (agents.some((a) => readyAt(a) === undefined) && time.clock.now() - t0 < capMs) await time.sleep(100);
+    })(),
+    capMs + 60_000,
+  );
+  const readyMs = agents.flatMap((a) => (readyAt(a) === undefined ? [] : [readyAt(a)! - a.start]));
+  const lastReady = Math.max(...agents.map((a) => readyAt(a) ?? Infinity));
+  const until = (a: (typeof agents)[number]) => readyAt(a) ?? Infinity;
+  const calls = agents.map((a) => ec2.calls.filter((c) => c.caller === a.id && c.at <= until(a)).length);
+  const mutating = agents.map((a) => ec2.calls.filter((c) => c.caller === a.id && c.at <= until(a) && c.action !== 'DescribeAddresses').length);
+  let doubleClaims = 0;
+  for (const [, held] of world.holdings({ color: 'orange' })) if (held.length > 1) doubleClaims += 1;
+  for (const a of agents) a.built.signal('SIGTERM');
+  return {
+    ready: readyMs.length,
+    allReadyMs: Number.isFinite(lastReady) ? lastReady - t0 : undefined,
+    readyMs,
+    calls,
+    mutating,
+    throttled: ec2.count({ outcome: 'RequestLimitExceeded' }),
+    lostRaces: ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
+    doubleClaims,
+    byOutcome: Object.fromEntries([...new Set(ec2.calls.map((c) => `${c.action} ${c.outcome}`))].map((k) => [k, ec2.calls.filter((c) => `${c.action} ${c.outcome}` === k).length])),
+    worst: (() => {
+      const i = calls.indexOf(Math.max(...calls));
+      const a = agents[i]!;
+      const lines = [
+        ...ec2.calls.filter((c) => c.caller === a.id).map((c) => [c.at, `${c.action} ${c.outcome}`] as const),
+        ...a.built.log.events.map((e) => [e.at, `  · ${e.event} ${JSON.stringify(e.fields).slice(0, 160)}`] as const),
+      ].sort((x, y) => x[0] - y[0]);
+      return lines.map(([at, text]) => `${((at - t0) / 1000).toFixed(2)} ${text}`);
+    })(),
+  };
+}

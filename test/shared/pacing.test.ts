@@ -1,0 +1,67 @@
+// The arithmetic of every wait (shared/pacing.ts), as tables; BENCHMARKS.md derives the
+// constants and the bench measures what they do to a fleet.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EC2_READ_RETRY, contentionSpreadMs, fullJitter, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+
+test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
+  const cases: [number, number, number, number, number][] = [
+    // retry, base, cap, random, expected
+    [1, 500, 20_000, 1, 500],
+    [1, 500, 20_000, 0, 0],
+    [2, 500, 20_000, 1, 1000],
+    [4, 500, 20_000, 0.5, 2000],
+    [10, 500, 20_000, 1, 20_000],
+    [0, 200, 5000, 1, 200],
+  ];
+  for (const [retry, base, cap, random, expected] of cases) {
+    assert.equal(fullJitter(retry, base, cap, () => random), expected, JSON.stringify({ retry, base, cap, random }));
+  }
+});
+
+test('retryDelay on EC2 reads: a lone fault is short; a second throttle spreads over the Describe refill', () => {
+  const cases: [number, boolean, number, number][] = [
+    // retry, throttled, random, expected
+    [1, false, 1, 200], // a 5xx blip: up to 200 ms
+    [1, true, 1, 500], // a lone throttle: up to 500 ms (250 ms on average)
+    [1, true, 0.5, 250],
+    [2, true, 1, 5000], // a second throttle in a row: the 5 s the Describe bucket needs
+    [3, true, 1, 5000],
+    [5, true, 1, 8000], // doubling again once past 5 s
+    [9, true, 1, 20_000], // never above the cap
+    [2, false, 1, 400], // faults that are not throttles keep doubling from 200 ms
+  ];
+  for (const [retry, throttled, random, expected] of cases) {
+    assert.equal(retryDelay(EC2_READ_RETRY, retry, throttled, () => random), expected, JSON.stringify({ retry, throttled, random }));
+  }
+});
+
+test('contentionSpreadMs: free addresses over the mutating refill, the burst counted once, never under the floor', () => {
+  const cases: [number, boolean, number][] = [
+    // free, burst spent, expected
+    [200, true, 30_000], // (200 − 50) / 5 per s
+    [200, false, 40_000], // the bucket is known to be empty: 200 / 5 per s
+    [40, true, 500], // the burst covers them all: the floor
+    [10, false, 2000],
+    [1, false, 500],
+    [0, false, 500],
+  ];
+  for (const [free, burst, expected] of cases) assert.equal(contentionSpreadMs(free, burst), expected, JSON.stringify({ free, burst }));
+});
+
+test('relistDelay: ±20 % around the interval, doubling with troubles up to the cap', () => {
+  const policy = { intervalMs: 5000, maxMs: 30_000 };
+  const cases: [number, number, number][] = [
+    // troubles, random, expected
+    [0, 0, 4000],
+    [0, 0.5, 5000],
+    [0, 1, 6000],
+    [1, 0.5, 10_000],
+    [2, 0.5, 20_000],
+    [3, 0.5, 30_000],
+    [50, 1, 36_000],
+  ];
+  for (const [troubles, random, expected] of cases) {
+    assert.equal(relistDelay(policy, troubles, () => random), expected, `troubles=${troubles} random=${random}`);
+  }
+});
