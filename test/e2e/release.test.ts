@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runToEnd } from '../helpers/agent.js';
 import { startAgent, until } from '../helpers/fleet.js';
-import { Sim, type SimNode } from '../sim/sim.js';
+import { EXEC_PLUGIN, kubeconfigYaml, Sim, type SimNode } from '../sim/sim.js';
 
 const POOL = { color: 'orange' };
 const DRAIN = ['--drain-timeout', '30'];
@@ -67,24 +67,7 @@ describe('release', () => {
     addPods(sim, node);
     sim.kube.addToken('exec-token-1', `system:node:${node.nodeName}`, ['system:nodes']);
     const kubeconfig = join(bin, 'exec.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{name: c, cluster: {server: "${sim.kube.url}"}}]`,
-        'users:',
-        '- name: u',
-        '  user:',
-        '    exec:',
-        '      apiVersion: client.authentication.k8s.io/v1beta1',
-        `      command: ${process.execPath}`,
-        `      args: ["${resolve('test/fixtures/fake-exec-plugin.mjs')}"]`,
-        '      env: [{name: FAKE_EXEC_TOKEN, value: exec-token-1}]',
-        'contexts: [{name: c, context: {cluster: c, user: u}}]',
-        'current-context: c',
-      ].join('\n'),
-    );
+    writeFileSync(kubeconfig, kubeconfigYaml({ server: sim.kube.url, caPem: sim.kube.caPem, exec: { command: process.execPath, args: [EXEC_PLUGIN], env: { FAKE_EXEC_TOKEN: 'exec-token-1' } } }));
     const { agent } = await startAgent(sim, node, [...DRAIN, '--kubeconfig', kubeconfig]);
     await agent.waitFor('ready');
     agent.proc.kill('SIGTERM');
