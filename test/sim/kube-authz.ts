@@ -67,6 +67,8 @@ export function authorize(user: KubeUser, a: Attributes, context: NodeContext = 
     case 'events.k8s.io/events':
       // Nodes record events; they do not read them.
       return ['create', 'update', 'patch'].includes(a.verb) ? undefined : forbidden(a, user);
+    case 'coordination.k8s.io/leases':
+      return a.verb === 'get' ? undefined : forbidden(a, user);
     case 'authentication.k8s.io/selfsubjectreviews':
       return a.verb === 'create' ? undefined : forbidden(a, user);
     default:

@@ -335,6 +335,20 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
     return inGroup(t)(store.replace(t.resource as 'nodes' | 'events', storedKey(t), after));
   }
 
+  /** The Lease kubelet renews for a registered Node (`kubectl describe node` shows it). */
+  function nodeLease(user: KubeUser, name: string): Json {
+    const refusal = authorize(user, { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name });
+    if (refusal) throw denied(refusal);
+    const node = store.nodes.get(name);
+    if (!node) throw new HttpFailure(404, `leases.coordination.k8s.io "${name}" not found`, { details: { name, group: 'coordination.k8s.io', kind: 'leases' } });
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace: 'kube-node-lease', uid: node.metadata.uid, resourceVersion: node.metadata.resourceVersion, creationTimestamp: node.metadata.creationTimestamp },
+      spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new Date().toISOString().replace('Z', '000Z') },
+    };
+  }
+
   function route(req: IncomingMessage, res: ServerResponse, user: KubeUser, url: URL, body: string): Json | undefined {
     const path = url.pathname.replace(/\/$/, '') || '/';
     const method = req.method ?? 'GET';
@@ -350,6 +364,8 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
       const found = discovery(path, serverAddress);
       if (found) return found;
     }
+    const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/kube-node-lease\/leases\/([^/]+)$/.exec(path);
+    if (lease && method === 'GET') return nodeLease(user, decodeURIComponent(lease[1]!));
     const t = parseTarget(path);
     if (!t) throw new HttpFailure(404, 'the server could not find the requested resource');
     const accept = req.headers.accept;
