@@ -66,7 +66,17 @@ describe('kube API semantics', () => {
     });
     response.body.on('error', () => {});
     return {
-      next: () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise<any>((resolve) => waiters.push(resolve))),
+      // An event that never comes fails the test instead of hanging it.
+      next: () =>
+        queue.length > 0
+          ? Promise.resolve(queue.shift())
+          : new Promise<any>((resolve, reject) => {
+              const timer = setTimeout(() => reject(new Error(`no watch event on ${path} within 10 s`)), 10_000);
+              waiters.push((event) => {
+                clearTimeout(timer);
+                resolve(event);
+              });
+            }),
       close: () => controller.abort(),
     };
   }
