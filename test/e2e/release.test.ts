@@ -147,6 +147,35 @@ describe('release', () => {
     assert.equal(heldBy(sim, node), undefined);
   });
 
+  // The reference calls DisassociateAddress idempotent; tools in the wild have met
+  // InvalidAssociationID.NotFound for the repeat. A lost answer makes the agent ask again:
+  // it must end released under either reading.
+  for (const reading of ['ok', 'not-found'] as const) {
+    test(`a disassociation whose answer was lost is asked again and reads as released (repeat answered ${reading})`, async () => {
+      sim.world.addPool(1, POOL);
+      const node = await sim.addNode();
+      const { agent } = await startAgent(sim, node, DRAIN);
+      await agent.waitFor('ready');
+      const address = heldBy(sim, node)!;
+      sim.ec2.faults.staleDisassociate = reading;
+      sim.ec2.script('DisassociateAddress', { afterApply: 'reset' });
+      // Reads lag: the read-back still shows the association, so the agent asks again.
+      sim.ec2.faults.staleReadMs = 2_000;
+      try {
+        agent.proc.kill('SIGTERM');
+        await agent.waitFor('released', undefined, 30_000);
+        assert.equal((await agent.exited).code, 0);
+      } finally {
+        sim.ec2.faults.staleDisassociate = 'ok';
+        sim.ec2.faults.staleReadMs = 0;
+      }
+      assert.equal(sim.world.addresses.get(address.allocationId)?.association, undefined);
+      const outcomes = sim.ec2.calls.filter((c) => c.action === 'DisassociateAddress' && c.caller === node.instance.instanceId).map((c) => c.outcome);
+      assert.equal(outcomes[0], 'reset');
+      assert.ok(outcomes.includes(reading === 'ok' ? 'ok' : 'InvalidAssociationID.NotFound'), `the repeat was answered: ${outcomes.join(', ')}`);
+    });
+  }
+
   test('G2: never disassociates an association that is not its own', async () => {
     sim.world.addPool(1, POOL);
     const node = await sim.addNode();
