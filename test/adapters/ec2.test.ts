@@ -166,6 +166,9 @@ test('associate always sends AllowReassociation=false with the interface and pri
 
   await ec2.disassociate(associationId);
   assert.equal(address!.association, undefined);
+  // A repeat: no error, as the reference has it; or NotFound, as seen in the wild.
+  await ec2.disassociate(associationId);
+  sim.faults.staleDisassociate = 'not-found';
   await rejectsAs(ec2.disassociate(associationId), 'not-found', 'InvalidAssociationID.NotFound');
   await rejectsAs(
     ec2.associate({ allocationId: 'eipalloc-0000', networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! }),

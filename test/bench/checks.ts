@@ -16,7 +16,7 @@ export interface DoubleClaims {
   addressTwice: number;
   /** an interface given a second pool address while it still held one */
   interfaceTwice: number;
-  /** AssociateAddress sent with AllowReassociation=true (G1) */
+  /** AssociateAddress sent without AllowReassociation=false (true or left out: G1) */
   reassociations: number;
   /** interfaces holding more than one pool address at the end (world.holdings) */
   finalTwice: number;
@@ -33,7 +33,8 @@ export function countDoubleClaims(ec2: Ec2Sim, world: World, tags: Record<string
   for (const call of ec2.calls) {
     if (!call.applied) continue;
     if (call.action === 'AssociateAddress') {
-      if (String(call.params['AllowReassociation']).toLowerCase() === 'true') reassociations += 1;
+      // Anything but an explicit false may take the address: EC2 reassociates by default.
+      if (call.params['AllowReassociation'] !== 'false') reassociations += 1;
       const allocation = call.params['AllocationId'] ?? '';
       const eni = call.params['NetworkInterfaceId'] ?? `instance:${call.params['InstanceId'] ?? ''}`;
       const holder = holderOf.get(allocation);

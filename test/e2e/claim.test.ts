@@ -32,7 +32,8 @@ describe('claim', () => {
         ['DescribeAddresses:ok', 'AssociateAddress:ok'],
       );
       const association = sim.ec2.calls.find((c) => c.action === 'AssociateAddress')!;
-      assert.equal(association.params['AllowReassociation'] ?? 'false', 'false', 'G1');
+      // G1: present and exactly false. Left out, EC2 reassociates (takes the address).
+      assert.equal(association.params['AllowReassociation'], 'false', 'G1: AllowReassociation must be sent as false');
       assert.equal(association.params['NetworkInterfaceId'], node.instance.enis[0]!.networkInterfaceId);
 
       const readyz = await get('/readyz');

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runToEnd } from '../helpers/agent.js';
 import { startAgent, until } from '../helpers/fleet.js';
-import { Sim, type SimNode } from '../sim/sim.js';
+import { EXEC_PLUGIN, kubeconfigYaml, Sim, type SimNode } from '../sim/sim.js';
 
 const POOL = { color: 'orange' };
 const DRAIN = ['--drain-timeout', '30'];
@@ -67,24 +67,7 @@ describe('release', () => {
     addPods(sim, node);
     sim.kube.addToken('exec-token-1', `system:node:${node.nodeName}`, ['system:nodes']);
     const kubeconfig = join(bin, 'exec.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{name: c, cluster: {server: "${sim.kube.url}"}}]`,
-        'users:',
-        '- name: u',
-        '  user:',
-        '    exec:',
-        '      apiVersion: client.authentication.k8s.io/v1beta1',
-        `      command: ${process.execPath}`,
-        `      args: ["${resolve('test/fixtures/fake-exec-plugin.mjs')}"]`,
-        '      env: [{name: FAKE_EXEC_TOKEN, value: exec-token-1}]',
-        'contexts: [{name: c, context: {cluster: c, user: u}}]',
-        'current-context: c',
-      ].join('\n'),
-    );
+    writeFileSync(kubeconfig, kubeconfigYaml({ server: sim.kube.url, caPem: sim.kube.caPem, exec: { command: process.execPath, args: [EXEC_PLUGIN], env: { FAKE_EXEC_TOKEN: 'exec-token-1' } } }));
     const { agent } = await startAgent(sim, node, [...DRAIN, '--kubeconfig', kubeconfig]);
     await agent.waitFor('ready');
     agent.proc.kill('SIGTERM');
@@ -163,6 +146,35 @@ describe('release', () => {
     assert.equal((await second.agent.exited).code, 0);
     assert.equal(heldBy(sim, node), undefined);
   });
+
+  // The reference calls DisassociateAddress idempotent; tools in the wild have met
+  // InvalidAssociationID.NotFound for the repeat. A lost answer makes the agent ask again:
+  // it must end released under either reading.
+  for (const reading of ['ok', 'not-found'] as const) {
+    test(`a disassociation whose answer was lost is asked again and reads as released (repeat answered ${reading})`, async () => {
+      sim.world.addPool(1, POOL);
+      const node = await sim.addNode();
+      const { agent } = await startAgent(sim, node, DRAIN);
+      await agent.waitFor('ready');
+      const address = heldBy(sim, node)!;
+      sim.ec2.faults.staleDisassociate = reading;
+      sim.ec2.script('DisassociateAddress', { afterApply: 'reset' });
+      // Reads lag: the read-back still shows the association, so the agent asks again.
+      sim.ec2.faults.staleReadMs = 2_000;
+      try {
+        agent.proc.kill('SIGTERM');
+        await agent.waitFor('released', undefined, 30_000);
+        assert.equal((await agent.exited).code, 0);
+      } finally {
+        sim.ec2.faults.staleDisassociate = 'ok';
+        sim.ec2.faults.staleReadMs = 0;
+      }
+      assert.equal(sim.world.addresses.get(address.allocationId)?.association, undefined);
+      const outcomes = sim.ec2.calls.filter((c) => c.action === 'DisassociateAddress' && c.caller === node.instance.instanceId).map((c) => c.outcome);
+      assert.equal(outcomes[0], 'reset');
+      assert.ok(outcomes.includes(reading === 'ok' ? 'ok' : 'InvalidAssociationID.NotFound'), `the repeat was answered: ${outcomes.join(', ')}`);
+    });
+  }
 
   test('G2: never disassociates an association that is not its own', async () => {
     sim.world.addPool(1, POOL);

@@ -1,6 +1,7 @@
 // `npm run sim -- [--pool N] [--tag KEY=VALUE] [--instances N] [--imds-lag MS]`: starts a
 // simulated AWS on 127.0.0.1 and prints, per instance, what to export to point an agent
-// (or the AWS CLI) at it. Runs until Ctrl-C.
+// (or the AWS CLI, or kubectl) at it. Every instance's Node is registered at once, as if
+// its kubelet had started. Runs until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { Sim } from './sim.js';
 
@@ -25,7 +26,12 @@ if (!tagKey || tagValue === undefined) {
   process.exit(2);
 }
 
-const sim = await Sim.start({ pool: numbers.pool, tags: { [tagKey]: tagValue }, instances: numbers.instances, imdsLagMs: numbers.imdsLagMs });
+const sim = await Sim.start({ pool: numbers.pool, tags: { [tagKey]: tagValue }, instances: numbers.instances, imdsLagMs: numbers.imdsLagMs, registerNodes: true });
+// Something for the drain wait to wait on: a workload pod and a DaemonSet pod per node.
+for (const [i, node] of sim.nodes.entries()) {
+  sim.world.addPod({ nodeName: node.nodeName, name: `web-${i + 1}`, ownerKind: 'ReplicaSet' });
+  sim.world.addPod({ nodeName: node.nodeName, name: `kube-proxy-${i + 1}`, namespace: 'kube-system', ownerKind: 'DaemonSet' });
+}
 const credentials = sim.ec2.addStaticCredentials('operator');
 process.stdout.write(`simulated AWS (${sim.world.region}): EC2 ${sim.ec2.url}, Kubernetes ${sim.kube.url}\n`);
 process.stdout.write(`pool ${tagKey}=${tagValue}: ${[...sim.world.addresses.values()].map((a) => `${a.publicIp} (${a.allocationId})`).join(', ')}\n\n`);
@@ -36,6 +42,11 @@ for (const [i, node] of sim.nodes.entries()) {
 }
 process.stdout.write('# the AWS CLI, as an operator:\n');
 process.stdout.write(`AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey} aws --region ${sim.world.region} --endpoint-url ${sim.ec2.url} ec2 describe-addresses\n`);
+process.stdout.write('\n# kubectl, as cluster admin (the kubeconfig carries the simulator\'s CA; the API server is HTTPS only):\n');
+process.stdout.write(`export KUBECONFIG=${sim.adminKubeconfig}\n`);
+process.stdout.write('kubectl get nodes -o wide; kubectl get pods -A; kubectl get events -A\n');
+process.stdout.write('# or as a node (kubelet\'s identity through an exec credential plugin, as on EKS):\n');
+process.stdout.write(`KUBECONFIG=${sim.nodes[0]?.kubeconfig ?? '(no instance)'} kubectl get pods -A --field-selector spec.nodeName=${sim.nodes[0]?.nodeName ?? 'NODE'}\n`);
 process.stdout.write('\nCtrl-C stops the simulator.\n');
 
 const stop = async () => {

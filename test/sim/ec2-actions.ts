@@ -5,6 +5,7 @@ import type { Address, Eni, Instance, World } from './world.js';
 import { applyFilters, filtersOf, listParam } from './ec2-query.js';
 import type { FilterField, Params } from './ec2-query.js';
 import { itemSet, node, tagSetXml, text } from './ec2-xml.js';
+import { INSTANCE_TYPE } from './kube-objects.js';
 import type { Faults } from './ec2-faults.js';
 
 export interface ActionContext {
@@ -52,11 +53,42 @@ function param(params: Params, name: string): string | undefined {
   return value === '' ? undefined : value;
 }
 
-function booleanParam(params: Params, name: string): boolean {
+/** undefined when the parameter is left out: the action's own default applies. */
+export function booleanParam(params: Params, name: string): boolean | undefined {
   const value = params[name];
-  if (value === undefined || value === 'false') return false;
+  if (value === undefined) return undefined;
+  if (value === 'false') return false;
   if (value === 'true') return true;
   throw new SimError('InvalidParameterValue', `Value (${value}) for parameter ${name} is invalid. Expected: 'true' or 'false'.`);
+}
+
+/**
+ * MaxResults and NextToken of the paginated Describe actions: 5 to 1000 items a page
+ * ("This value can be between 5 and 1000"), never together with a list of ids. The
+ * messages are EC2's ("Value ( 1 ) for parameter maxResults is invalid. Expecting a value
+ * greater than 5."). DescribeAddresses takes neither: it is not paginated.
+ */
+function paginate<T>(params: Params, items: T[], idSet: string, hasIds: boolean): { page: T[]; nextToken?: string } {
+  const raw = params['MaxResults'];
+  const token = param(params, 'NextToken');
+  if (raw === undefined && token === undefined) return { page: items };
+  if (hasIds) throw new SimError('InvalidParameterCombination', `The parameter ${idSet} cannot be used with the parameter maxResults`);
+  let max = 1000;
+  if (raw !== undefined) {
+    if (!/^-?\d+$/.test(raw)) throw new SimError('InvalidParameterValue', `Value ( ${raw} ) for parameter maxResults is invalid. Expecting an integer.`);
+    max = Number(raw);
+    if (max < 5) throw new SimError('InvalidParameterValue', `Value ( ${raw} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+    if (max > 1000) throw new SimError('InvalidParameterValue', `Value ( ${raw} ) for parameter maxResults is invalid. Expecting a value smaller than or equal to 1000.`);
+  }
+  let start = 0;
+  if (token !== undefined) {
+    const match = /^page-(\d+)$/.exec(Buffer.from(token, 'base64').toString('utf8'));
+    if (!match) throw new SimError('InvalidPaginationToken', `Invalid pagination token: ${token}`);
+    start = Number(match[1]);
+  }
+  const page = items.slice(start, start + max);
+  const next = start + max;
+  return next < items.length ? { page, nextToken: Buffer.from(`page-${next}`).toString('base64') } : { page };
 }
 
 function addressXml(address: Address, faults: Faults): string {
@@ -125,8 +157,13 @@ function associateAddress({ world, params, faults, random }: ActionContext): str
   return text('return', true) + text('associationId', association.associationId);
 }
 
-function disassociateAddress({ world, params }: ActionContext): string {
-  world.disassociate(param(params, 'AssociationId'));
+function disassociateAddress({ world, params, faults }: ActionContext): string {
+  const associationId = param(params, 'AssociationId');
+  const ended = world.disassociate(associationId);
+  if (!ended && faults.staleDisassociate === 'not-found') {
+    // The reading seen in the wild (Terraform's aws_eip_association handles it on destroy).
+    throw new SimError('InvalidAssociationID.NotFound', `The association ID '${associationId}' does not exist`);
+  }
   return text('return', true);
 }
 
@@ -179,6 +216,19 @@ function eniXml(world: World, eni: Eni): string {
   );
 }
 
+function metadataOptionsXml(instance: Instance): string {
+  const m = instance.metadataOptions;
+  return node(
+    'metadataOptions',
+    text('state', 'applied'),
+    text('httpTokens', m.httpTokens),
+    text('httpPutResponseHopLimit', m.httpPutResponseHopLimit),
+    text('httpEndpoint', 'enabled'),
+    text('httpProtocolIpv6', 'disabled'),
+    text('instanceMetadataTags', 'disabled'),
+  );
+}
+
 function describeInstances({ world, params }: ActionContext): string {
   const ids = listParam(params, 'InstanceId');
   const missing = ids.filter((id) => !world.instances.has(id));
@@ -192,9 +242,10 @@ function describeInstances({ world, params }: ActionContext): string {
   if (ids.length > 0) instances = instances.filter((i) => ids.includes(i.instanceId));
   // Simulated instances carry no tags: a tag filter is valid and matches none of them.
   instances = applyFilters(instances, filtersOf(params), INSTANCE_FILTERS, () => ({}));
+  const { page, nextToken } = paginate(params, instances, 'instancesSet', ids.length > 0);
   return itemSet(
     'reservationSet',
-    instances.map((instance) => {
+    page.map((instance) => {
       const primary = instance.enis[0]!;
       return (
         text('reservationId', `r-${instance.instanceId.slice('i-'.length)}`) +
@@ -203,7 +254,7 @@ function describeInstances({ world, params }: ActionContext): string {
           text('instanceId', instance.instanceId) +
             node('instanceState', text('code', 16), text('name', 'running')) +
             text('privateDnsName', instance.hostname) +
-            text('instanceType', 'm5.large') +
+            text('instanceType', INSTANCE_TYPE) +
             node('placement', text('availabilityZone', instance.availabilityZone)) +
             text('subnetId', primary.subnetId) +
             text('vpcId', primary.vpcId) +
@@ -212,11 +263,12 @@ function describeInstances({ world, params }: ActionContext): string {
             itemSet(
               'networkInterfaceSet',
               instance.enis.map((eni) => eniXml(world, eni)),
-            ),
+            ) +
+            metadataOptionsXml(instance),
         ])
       );
     }),
-  );
+  ) + text('nextToken', nextToken);
 }
 
 function describeNetworkInterfaces({ world, params }: ActionContext): string {
@@ -229,9 +281,12 @@ function describeNetworkInterfaces({ world, params }: ActionContext): string {
   let enis = world.allEnis();
   if (ids.length > 0) enis = enis.filter((e) => ids.includes(e.networkInterfaceId));
   enis = applyFilters(enis, filtersOf(params), ENI_FILTERS);
-  return itemSet(
-    'networkInterfaceSet',
-    enis.map((eni) => eniXml(world, eni)),
+  const { page, nextToken } = paginate(params, enis, 'networkInterfaceIdSet', ids.length > 0);
+  return (
+    itemSet(
+      'networkInterfaceSet',
+      page.map((eni) => eniXml(world, eni)),
+    ) + text('nextToken', nextToken)
   );
 }
 

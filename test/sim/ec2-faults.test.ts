@@ -89,14 +89,14 @@ test('races: the next AssociateAddress on a free address loses to a foreign inte
   const eni = instance.enis[0]!.networkInterfaceId;
   const c = client();
   sim.faults.raceNext = 1;
-  await rejectsWith(c.send(new AssociateAddressCommand({ AllocationId: a!.allocationId, NetworkInterfaceId: eni })), 'Resource.AlreadyAssociated', 400);
+  await rejectsWith(c.send(new AssociateAddressCommand({ AllocationId: a!.allocationId, NetworkInterfaceId: eni, AllowReassociation: false })), 'Resource.AlreadyAssociated', 400);
   assert.ok(a!.association && a!.association.networkInterfaceId !== eni);
   assert.equal(sim.faults.raceNext, 0);
   await c.send(new AssociateAddressCommand({ AllocationId: b!.allocationId, NetworkInterfaceId: eni }));
   assert.equal(b!.association?.networkInterfaceId, eni);
 
   sim.faults.raceProbability = 1;
-  await rejectsWith(c.send(new AssociateAddressCommand({ AllocationId: c3!.allocationId, NetworkInterfaceId: eni })), 'Resource.AlreadyAssociated', 400);
+  await rejectsWith(c.send(new AssociateAddressCommand({ AllocationId: c3!.allocationId, NetworkInterfaceId: eni, AllowReassociation: false })), 'Resource.AlreadyAssociated', 400);
   // an address already held is not raced again: the caller's own association stays
   await c.send(new AssociateAddressCommand({ AllocationId: b!.allocationId, NetworkInterfaceId: eni }));
   assert.equal(b!.association?.networkInterfaceId, eni);

@@ -50,7 +50,14 @@ export interface Faults {
   raceNext: number;
   /** old EC2 answers carry `<instanceId/>` on free addresses; the SDK turns it into "" */
   emptyInstanceId: boolean;
-  /** IAM: true denies the call with UnauthorizedOperation (403) */
+  /**
+   * DisassociateAddress of an association that existed and is already gone: `ok` (default)
+   * as the API reference has it ("If you perform the operation more than once, Amazon EC2
+   * doesn't return an error"), or `not-found` (InvalidAssociationID.NotFound), as tools in
+   * the wild have met it.
+   */
+  staleDisassociate: 'ok' | 'not-found';
+  /** IAM: true denies the call with UnauthorizedOperation (403); DryRun asks it too */
   deny?: (action: string, params: Params, caller: string | undefined) => boolean;
 }
 
@@ -63,12 +70,15 @@ export function defaultFaults(): Faults {
     raceProbability: 0,
     raceNext: 0,
     emptyInstanceId: false,
+    staleDisassociate: 'ok',
   };
 }
 
 const STATUS: Readonly<Record<string, number>> = {
   AuthFailure: 401,
   UnauthorizedOperation: 403,
+  // A DryRun that would have succeeded is an error too, with 412 Precondition Failed.
+  DryRunOperation: 412,
   InternalError: 500,
   RequestLimitExceeded: 503,
   Unavailable: 503,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SimError } from './world.js';
 import type { World } from './world.js';
-import { ACTIONS } from './ec2-actions.js';
+import { ACTIONS, booleanParam } from './ec2-actions.js';
 import { verifySigV4 } from './ec2-auth.js';
 import type { SimCredentials } from './ec2-auth.js';
 import { defaultFaults, statusOf } from './ec2-faults.js';
@@ -189,9 +189,13 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
           throw new SimError(code, code === 'InternalError' ? 'An internal error has occurred' : `Simulated ${code}`, statusOf(code));
         }
       }
+      // DryRun: "Checks whether you have the required permissions for the action, without
+      // actually making the request": the IAM hook answers, the world never changes.
+      const dryRun = booleanParam(params, 'DryRun') === true;
       if (faults.deny?.(action, params, caller)) {
         throw new SimError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
       }
+      if (dryRun) throw new SimError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 
       const xml = successXml(action, requestId, spec.run({ world, params, now: Date.now(), faults, random }));
       applied = true;

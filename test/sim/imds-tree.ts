@@ -1,5 +1,6 @@
 // The metadata of one simulated instance as IMDS lays it out: a tree of directories and
 // text leaves, built from the world on every request so that it is always live.
+import { INSTANCE_TYPE } from './kube-objects.js';
 import { ACCOUNT_ID } from './world.js';
 import type { Eni, Instance, World } from './world.js';
 
@@ -9,7 +10,6 @@ export interface MetadataDir {
 }
 
 /** Fixed facts the world does not model; realistic values so the agent's parsers meet them. */
-const INSTANCE_TYPE = 'm6i.large';
 const IMAGE_ID = 'ami-0123456789abcdef0';
 
 // IMDS prints times without milliseconds: 2026-01-02T03:04:05Z.

@@ -5,7 +5,7 @@ import { fromInstanceMetadata, fromNodeProviderChain } from '@aws-sdk/credential
 import { startImds } from './imds.js';
 import type { ImdsSim, ImdsSimOptions } from './imds.js';
 import { World, ACCOUNT_ID } from './world.js';
-import type { Instance } from './world.js';
+import type { Instance, InstanceOptions } from './world.js';
 
 interface Fixture {
   world: World;
@@ -15,10 +15,10 @@ interface Fixture {
 
 async function withImds(
   body: (f: Fixture) => Promise<void>,
-  options: ImdsSimOptions & { interfaces?: number } = {},
+  options: ImdsSimOptions & InstanceOptions = {},
 ): Promise<void> {
   const world = new World();
-  const instance = world.addInstance({ interfaces: options.interfaces ?? 1 });
+  const instance = world.addInstance(options);
   const sim = await startImds(world, instance.instanceId, options);
   try {
     await body({ world, instance, sim });
@@ -159,7 +159,6 @@ test('instance paths read the world', async () => {
       `meta-data/network/interfaces/macs/${eni.mac}/public-ipv4s`,
       `meta-data/network/interfaces/macs/${eni.mac}/ipv4-associations/`,
       'meta-data/spot/instance-action',
-      'meta-data/autoscaling/target-lifecycle-state',
       'meta-data/events/recommendations/rebalance',
       'meta-data/instance-id/extra',
     ]) {
@@ -219,6 +218,35 @@ test('public IPv4 shows an association after the IMDS lag', async () => {
     assert.equal((await meta(sim, `${base}/ipv4-associations/${address!.publicIp}`, t)).body, primary);
     assert.ok((await meta(sim, 'meta-data/', t)).body.split('\n').includes('public-ipv4'));
   });
+});
+
+test('an Auto Scaling member answers InService until told otherwise; a standalone instance 404', async () => {
+  await withImds(async ({ sim }) => {
+    const t = await token(sim);
+    assert.deepEqual(await meta(sim, 'meta-data/autoscaling/target-lifecycle-state', t), { status: 200, body: 'InService' });
+  });
+  await withImds(
+    async ({ sim }) => {
+      const t = await token(sim);
+      assert.equal((await meta(sim, 'meta-data/autoscaling/target-lifecycle-state', t)).status, 404);
+      assert.ok(!(await meta(sim, 'meta-data/', t)).body.split('\n').includes('autoscaling/'));
+    },
+    { asg: false },
+  );
+});
+
+test('IMDSv1 is refused unless the instance allows it (httpTokens optional)', async () => {
+  await withImds(async ({ sim }) => {
+    assert.equal((await call(sim, 'GET', '/latest/meta-data/instance-id')).status, 401);
+  });
+  await withImds(
+    async ({ sim, instance }) => {
+      assert.deepEqual(await call(sim, 'GET', '/latest/meta-data/instance-id'), { status: 200, body: instance.instanceId });
+      // A token that is given must still be valid.
+      assert.equal((await call(sim, 'GET', '/latest/meta-data/instance-id', { 'x-aws-ec2-metadata-token': 'forged' })).status, 401);
+    },
+    { metadataOptions: { httpTokens: 'optional' } },
+  );
 });
 
 test('spot, lifecycle and rebalance notices appear when set', async () => {

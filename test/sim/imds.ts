@@ -127,7 +127,10 @@ export async function startImds(world: World, instanceId: string, options: ImdsS
     if (req.method !== 'GET') return send(res, record, 405, errorPage(405), { allow: 'GET' });
     const token = req.headers['x-aws-ec2-metadata-token'];
     const expiry = typeof token === 'string' ? tokens.get(token) : undefined;
-    if (expiry === undefined || expiry <= now()) return send(res, record, 401, errorPage(401));
+    // IMDSv1 (no token at all) is answered only where the instance allows it (httpTokens
+    // optional); AL2023 launches with tokens required. A bad token is refused either way.
+    const v1 = token === undefined && world.instances.get(instanceId)?.metadataOptions.httpTokens === 'optional';
+    if (!v1 && (expiry === undefined || expiry <= now())) return send(res, record, 401, errorPage(401));
     const instance = world.instances.get(instanceId);
     if (!instance) {
       // A terminated instance has no IMDS left to answer.

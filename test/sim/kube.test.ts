@@ -39,7 +39,7 @@ describe('kube sim over HTTP', () => {
     world.addPod({ nodeName: 'node-a', name: 'etcd-node-a', namespace: 'kube-system', mirror: true });
     world.addPod({ nodeName: 'node-a', name: 'job-1', ownerKind: 'Job', phase: 'Succeeded' });
     world.addPod({ nodeName: 'node-b', name: 'web-7d9f-fghij', ownerKind: 'ReplicaSet' });
-    sim = await startKube(world);
+    sim = await startKube(world, { tls: false });
   });
   after(() => sim.close());
 
@@ -121,16 +121,18 @@ describe('kube sim over HTTP', () => {
     assert.ok(answer.body.status.userInfo.groups.includes('system:nodes'));
   });
 
-  it('serves nodes from the instances of the world', async () => {
+  it('serves a Node only once kubelet has registered it', async () => {
     const instance = world.addInstance();
+    assert.deepEqual((await call(sim, '/api/v1/nodes')).body.items, []);
+    const missing = await call(sim, `/api/v1/nodes/${instance.hostname}`);
+    assert.deepEqual([missing.status, missing.body.reason, missing.body.message], [404, 'NotFound', `nodes "${instance.hostname}" not found`]);
+    world.registerNode(instance.instanceId);
     const list = await call(sim, '/api/v1/nodes');
     assert.equal(list.body.kind, 'NodeList');
     assert.deepEqual(list.body.items.map((n: any) => n.metadata.name), [instance.hostname]);
     const one = await call(sim, `/api/v1/nodes/${instance.hostname}`);
     assert.equal(one.body.kind, 'Node');
     assert.match(one.body.spec.providerID, new RegExp(`${instance.instanceId}$`));
-    const missing = await call(sim, '/api/v1/nodes/nope');
-    assert.deepEqual([missing.status, missing.body.reason], [404, 'NotFound']);
     assert.equal((await call(sim, '/api/v1/services')).status, 404);
   });
 

@@ -28,17 +28,19 @@ if (!values.out || !tagKey || tagValue === undefined || !Number.isInteger(pool) 
   process.exit(2);
 }
 
-const sim = await Sim.start({ pool, tags: { [tagKey]: tagValue }, instances: 1 });
+// Plain HTTP for the API server: the guest reaches it at the QEMU gateway address, which
+// the simulator's certificate (127.0.0.1, localhost) does not name.
+const sim = await Sim.start({ pool, tags: { [tagKey]: tagValue }, instances: 1, kube: { tls: false } });
 const node = sim.nodes[0]!;
 const guest = (url: string) => url.replace('//127.0.0.1:', `//${values['guest-host']}:`);
 const stamp = () => new Date().toISOString();
 const say = (text: string) => process.stdout.write(`${stamp()} vm-world: ${text}\n`);
 
-const kubeconfig = kubeconfigYaml(guest(sim.kube.url), `node-token-${node.instance.instanceId}`);
+const kubeconfig = kubeconfigYaml({ server: guest(sim.kube.url), token: node.kubeToken });
 writeFileSync(`${values.out}.kubeconfig`, kubeconfig);
 // Read by systemd's EnvironmentFile= in the guest: no quoting needed, no empty values.
 const env = [
-  `AWS_EC2_METADATA_SERVICE_ENDPOINT=${guest(node.imds.url)}`,
+  `AWS_EC2_METADATA_SERVICE_ENDPOINT=${guest(node.imds.url)}/`,
   `AWS_ENDPOINT_URL_EC2=${guest(sim.ec2.url)}`,
   'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true',
   'KUBECONFIG=/etc/eip-agent/vm-test.kubeconfig',

@@ -3,6 +3,8 @@
 // is atomic exactly as it is in EC2. The HTTP faces (ec2.ts, imds.ts, kube.ts) only
 // translate wire formats to these methods.
 import { randomBytes } from 'node:crypto';
+import { kubeTime, nodeObject, podJson, type Json, type NodeRegistration } from './kube-objects.js';
+import { KubeStore } from './kube-state.js';
 
 export const ACCOUNT_ID = '123456789012';
 
@@ -44,6 +46,14 @@ export interface RoleCredentials {
   expiration: Date;
 }
 
+/** The instance metadata options DescribeInstances reports (and IMDS follows). */
+export interface MetadataOptions {
+  /** `required`: IMDSv2 only; `optional`: token-less (IMDSv1) GETs are answered too */
+  httpTokens: 'required' | 'optional';
+  /** AL2023 AMIs launch with 2, so that containers one hop away reach IMDS */
+  httpPutResponseHopLimit: number;
+}
+
 export interface Instance {
   instanceId: string;
   region: string;
@@ -53,8 +63,19 @@ export interface Instance {
   credentials: RoleCredentials;
   enis: Eni[];
   spotAction?: { action: 'terminate' | 'stop' | 'hibernate'; time: string };
+  /** Auto Scaling target lifecycle state; undefined for an instance outside any group (IMDS 404) */
   lifecycleState?: string;
   rebalanceNoticeTime?: string;
+  metadataOptions: MetadataOptions;
+}
+
+export interface InstanceOptions {
+  interfaces?: number;
+  autoPublicIp?: boolean;
+  hostname?: string;
+  /** false: a standalone instance, not an Auto Scaling member (default true: `InService`) */
+  asg?: boolean;
+  metadataOptions?: Partial<MetadataOptions>;
 }
 
 export interface Pod {
@@ -65,6 +86,9 @@ export interface Pod {
   phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
   ownerKind?: string;
   mirror?: boolean;
+  labels?: Record<string, string>;
+  resourceVersion: string;
+  creationTimestamp: string;
 }
 
 /** An EC2 error as the Query API reports it: code, message, HTTP status. */
@@ -83,6 +107,7 @@ export interface AssociateInput {
   instanceId?: string;
   networkInterfaceId?: string;
   privateIp?: string;
+  /** undefined reassociates, as EC2 does when the parameter is left out */
   allowReassociation?: boolean;
 }
 
@@ -105,6 +130,8 @@ export class World {
   readonly addresses = new Map<string, Address>();
   readonly instances = new Map<string, Instance>();
   readonly pods = new Map<string, Pod>();
+  /** Nodes, Events, and the resourceVersions and change history of every Kubernetes object */
+  readonly kube = new KubeStore();
   /** address snapshots after each change, for stale (eventually consistent) reads */
   private readonly history: { at: number; addresses: Address[] }[] = [];
   private ipCounter = 0;
@@ -137,7 +164,7 @@ export class World {
     return Array.from({ length: count }, () => this.addAddress(tags));
   }
 
-  addInstance(options: { interfaces?: number; autoPublicIp?: boolean; hostname?: string } = {}): Instance {
+  addInstance(options: InstanceOptions = {}): Instance {
     const instanceId = `i-${hex(17)}`;
     const enis: Eni[] = [];
     for (let deviceIndex = 0; deviceIndex < (options.interfaces ?? 1); deviceIndex++) {
@@ -152,6 +179,10 @@ export class World {
       roleName: 'eks-node-role',
       credentials: this.newCredentials(),
       enis,
+      // EKS node groups and Karpenter-less fleets run in Auto Scaling groups: IMDS answers
+      // InService until the group moves the instance on.
+      ...(options.asg === false ? {} : { lifecycleState: 'InService' }),
+      metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2, ...options.metadataOptions },
     };
     this.instances.set(instanceId, instance);
     return instance;
@@ -274,6 +305,11 @@ export class World {
     if (!input.instanceId && !input.networkInterfaceId) {
       throw new SimError('MissingParameter', 'Either instance ID or network interface ID must be specified');
     }
+    if (input.instanceId && input.networkInterfaceId) {
+      // The API reference: "You can specify either the instance ID or the network interface
+      // ID, but not both." Wording as EC2-compatible clouds report it.
+      throw new SimError('InvalidParameterCombination', 'You may specify InstanceId or NetworkInterfaceId, but not both in the same call');
+    }
     let eni: Eni;
     if (input.networkInterfaceId) {
       const found = this.findEni(input.networkInterfaceId);
@@ -309,7 +345,9 @@ export class World {
       if (held.networkInterfaceId === eni.networkInterfaceId && held.privateIp === privateIp) {
         return { ...held }; // EC2 answers with the existing association
       }
-      if (!input.allowReassociation) {
+      // EC2's default is to reassociate ("Reassociation is automatic, but you can specify
+      // false…"): only an explicit false refuses; a missing parameter takes the address.
+      if (input.allowReassociation === false) {
         throw new SimError(
           'Resource.AlreadyAssociated',
           `resource ${address.allocationId} is already associated with associate-id ${held.associationId}`,
@@ -318,7 +356,8 @@ export class World {
     }
     // The target private IP may already carry another EIP: EC2 replaces it silently.
     const previous = this.addressOn(eni.networkInterfaceId, privateIp);
-    if (previous) delete previous.association;
+    if (previous) this.retire(previous);
+    if (held) this.retire(address);
     const association: Association = {
       associationId: `eipassoc-${hex(17)}`,
       networkInterfaceId: eni.networkInterfaceId,
@@ -332,18 +371,34 @@ export class World {
     return { ...association };
   }
 
-  disassociate(associationId: string | undefined): void {
+  /**
+   * Ends an association. true: it was ended now; false: it existed and is already gone (the
+   * API reference calls DisassociateAddress idempotent; the EC2 face decides how to answer).
+   * An id EC2 never issued is InvalidAssociationID.NotFound: idempotency covers repeating
+   * an operation, and NotFound is EC2's answer to every id it does not know.
+   */
+  disassociate(associationId: string | undefined): boolean {
     if (!associationId) {
       throw new SimError('MissingParameter', 'The request must contain the parameter AssociationId');
     }
     for (const address of this.addresses.values()) {
       if (address.association?.associationId === associationId) {
-        delete address.association;
+        this.retire(address);
         this.record();
-        return;
+        return true;
       }
     }
+    if (this.retired.has(associationId)) return false;
     throw new SimError('InvalidAssociationID.NotFound', `The association ID '${associationId}' does not exist`);
+  }
+
+  /** association ids that existed and were ended (disassociated, replaced, terminated) */
+  private readonly retired = new Set<string>();
+
+  private retire(address: Address): void {
+    if (!address.association) return;
+    this.retired.add(address.association.associationId);
+    delete address.association;
   }
 
   /** Hand an address to an interface of nobody we simulate (an operator, another tool). */
@@ -357,27 +412,59 @@ export class World {
     const instance = this.mustInstance(instanceId);
     for (const address of this.addresses.values()) {
       if (address.association && instance.enis.some((e) => e.networkInterfaceId === address.association!.networkInterfaceId)) {
-        delete address.association;
+        this.retire(address);
       }
     }
     this.instances.delete(instanceId);
     this.record();
+    // The cloud provider deletes the Node of an instance that is gone.
+    this.kube.remove('nodes', instance.hostname);
   }
 
   // ---- Kubernetes ---------------------------------------------------------------------
 
   addPod(pod: Partial<Pod> & { nodeName: string; name: string }): Pod {
-    const full: Pod = { namespace: 'default', uid: hex(32), phase: 'Running', ...pod };
+    const full: Pod = { namespace: 'default', uid: hex(32), phase: 'Running', creationTimestamp: kubeTime(), ...pod, resourceVersion: this.kube.nextRevision() };
     this.pods.set(`${full.namespace}/${full.name}`, full);
+    this.kube.emit('pods', 'ADDED', podJson(full));
     return full;
   }
 
   deletePod(namespace: string, name: string): void {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) return;
     this.pods.delete(`${namespace}/${name}`);
+    this.kube.emit('pods', 'DELETED', podJson({ ...pod, resourceVersion: this.kube.nextRevision() }));
+  }
+
+  /** A pod moves on (finishes, fails): watchers see MODIFIED. */
+  setPodPhase(namespace: string, name: string, phase: Pod['phase']): void {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) throw new Error(`no simulated pod ${namespace}/${name}`);
+    const previous = podJson(pod);
+    Object.assign(pod, { phase, resourceVersion: this.kube.nextRevision() });
+    this.kube.emit('pods', 'MODIFIED', podJson(pod), previous);
   }
 
   podsOn(nodeName: string): Pod[] {
     return [...this.pods.values()].filter((p) => p.nodeName === nodeName);
+  }
+
+  /**
+   * kubelet registers the instance's Node (name = its hostname, as on EKS), with the labels
+   * and taints of --node-labels / --register-with-taints. Until then GET of the Node is 404.
+   */
+  registerNode(instanceId: string, registration: NodeRegistration = {}): Json {
+    const instance = this.mustInstance(instanceId);
+    if (this.kube.nodes.has(instance.hostname)) throw new Error(`node ${instance.hostname} is already registered`);
+    const eni = instance.enis[0]!;
+    return this.kube.create('nodes', instance.hostname, nodeObject(instance, this.publicIpOf(eni, eni.privateIps[0]!), registration));
+  }
+
+  /** The Node as stored (a copy), or undefined before registration. */
+  node(name: string): Json | undefined {
+    const node = this.kube.nodes.get(name);
+    return node ? structuredClone(node) : undefined;
   }
 
   // ---- invariants for tests -------------------------------------------------------------
