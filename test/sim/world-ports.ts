@@ -153,7 +153,8 @@ export class InProcessEc2 {
           },
           { allowReassociation: false },
         ),
-      disassociate: (associationId) => call('DisassociateAddress', true, () => world.disassociate(associationId)),
+      // Idempotent as the API reference says: an association that existed and is gone answers ok.
+      disassociate: (associationId) => call('DisassociateAddress', true, () => void world.disassociate(associationId)),
     };
   }
 }
