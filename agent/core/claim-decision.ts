@@ -101,6 +101,8 @@ export interface ClaimMemory {
   /** spread waits so far: the first may still count on the bucket's burst, later ones not */
   readonly spreads: number;
   readonly pending?: Pending;
+  /** the listing is known to lag (a race was lost on it): list again after the spread */
+  readonly stale: boolean;
   /** consecutive listings that needed retries (stretches the wait of a dry pool) */
   readonly troubles: number;
   /** consecutive attempts that met a fault (5xx, timeout): a short backoff before the next */
@@ -116,7 +118,7 @@ export const VERIFY_READS = 12;
 const STALE_AFTER_MS = 1000;
 
 export function initialMemory(): ClaimMemory {
-  return { pooledIps: new Set(), known: new Map(), lost: new Set(), contention: undefined, spreads: 0, troubles: 0, faults: 0, retried: false };
+  return { pooledIps: new Set(), known: new Map(), lost: new Set(), contention: undefined, spreads: 0, stale: false, troubles: 0, faults: 0, retried: false };
 }
 
 export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () => number): ClaimStep {
@@ -149,12 +151,13 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
     return relist('foreign-eip', `Elastic IP ${foreign.publicIp} (${foreign.allocationId}) outside pool ${describePool(settings.pool)} sits on ${settings.target.privateIp}; refusing to replace it`);
   }
   if (view.free.length === 0) return relist('exhausted', `pool ${describePool(settings.pool)}: 0 of ${view.size} free`);
-  const candidate = view.free.find((a) => !memory.lost.has(a.allocationId));
-  if (!candidate) return { do: 'forget' }; // every free address listed was lost: the listing lags
   if (memory.contention) {
     const ms = Math.round(random() * contentionSpreadMs(view.free.length, memory.contention === 'attempt' && memory.spreads === 0));
     return { do: 'wait', ms, why: 'contention', reason: `spreading the next attempt over the account's mutating bucket (${view.free.length} free)` };
   }
+  if (memory.stale) return { do: 'list' };
+  const candidate = view.free.find((a) => !memory.lost.has(a.allocationId));
+  if (!candidate) return { do: 'forget' }; // every free address listed was lost: the listing lags
   if (memory.faults > 0 && !memory.retried) {
     return { do: 'wait', ms: fullJitter(memory.faults, 200, 5000, random), why: 'retry', reason: `AssociateAddress met a fault; trying ${candidate.publicIp} again` };
   }
@@ -170,6 +173,7 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         listing,
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,
+        stale: false,
         troubles: seen.throttled > 0 ? memory.troubles + 1 : 0,
         contention: memory.contention ?? (seen.throttled > 0 ? 'listing' : undefined),
       };
@@ -185,7 +189,8 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
       if (seen.why === 'retry') return { ...memory, retried: true };
       if (seen.why === 'contention') {
         // The wait was the spread; a long one leaves the listing stale.
-        return { ...memory, contention: undefined, spreads: memory.spreads + 1, ...(seen.ms >= STALE_AFTER_MS ? { listing: undefined } : {}) };
+        const relist = memory.stale || seen.ms >= STALE_AFTER_MS;
+        return { ...memory, contention: undefined, stale: false, spreads: memory.spreads + 1, ...(relist ? { listing: undefined } : {}) };
       }
       // A dry pool, a foreign or second address: look at the world again.
       return { ...memory, listing: undefined };
@@ -203,8 +208,9 @@ function won(memory: ClaimMemory, address: AddressView, associationId: string, s
 }
 
 function lost(memory: ClaimMemory, address: AddressView): ClaimMemory {
-  // Someone was faster: the listing is stale; list again after the spread.
-  return { ...memory, pending: undefined, listing: undefined, lost: new Set(memory.lost).add(address.allocationId), contention: 'attempt' };
+  // Someone was faster: the listing is stale. Its free count still sizes the spread; then
+  // list again.
+  return { ...memory, pending: undefined, stale: true, lost: new Set(memory.lost).add(address.allocationId), contention: 'attempt' };
 }
 
 function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings): ClaimMemory {

@@ -68,10 +68,7 @@ export function nextReleaseStep(memory: ReleaseMemory): ReleaseStep {
   }
   // Asked: the SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200
   // looks like success. Read back, and ask again while the association still stands.
-  if (memory.seen === 'ours' && memory.reads > 0) {
-    return memory.asks < RELEASE_READS ? { do: 'disassociate' } : { do: 'done', outcome: 'still-associated' };
-  }
-  return { do: 'read' };
+  return memory.seen === 'ours' && memory.reads > 0 ? { do: 'disassociate' } : { do: 'read' };
 }
 
 export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, held: Held, target: Target): ReleaseMemory {
@@ -86,6 +83,7 @@ export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, 
       const reads = memory.reads + 1;
       if (memory.stage === 'asked') {
         if (now !== 'ours') return { ...memory, reads, seen: now, outcome: 'released' };
+        if (memory.asks >= RELEASE_READS) return { ...memory, reads, seen: now, outcome: 'still-associated' };
         return { ...memory, reads, seen: now, waitFirst: true };
       }
       return { ...memory, reads, seen: now, waitFirst: now !== 'ours' && reads < RELEASE_READS };

@@ -72,6 +72,7 @@ export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSi
   const interval = deps.intervalMs ?? 500;
   const started = timing.clock.now();
   let explainAt = started + SUSPECT_AFTER_MS;
+  let reason = `waiting for ${check.describe} to show ${claimed.publicIp}`;
   for (let polls = 0; ; polls++) {
     try {
       if (await check.probe(claimed.publicIp, signal)) return 'live';
@@ -79,7 +80,6 @@ export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSi
       if (!isAgentError(error)) throw error;
       report({ type: 'error', message: errorMessage(error) });
     }
-    let reason = `waiting for ${check.describe} to show ${claimed.publicIp}`;
     if (check.proves && timing.clock.now() >= explainAt) {
       explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
       const seen = await retrying(() => deps.ec2.describeAllocation(claimed.allocationId), { policy: EC2_READ_RETRY, timing, signal });

@@ -1,6 +1,7 @@
 // In-process fleets on a fake clock: the shipped daemon over the World's ports, for
 // designing the claim's pacing in seconds of real time (BENCHMARKS.md, "Pacing, designed").
 import { runDaemon } from '../../agent/lifecycle/daemon.js';
+import { rng } from '../fuzz/random.js';
 import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
 import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
@@ -33,7 +34,8 @@ export interface ModelResult {
 
 export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
   const time = new FakeTime(shape.seed);
-  const world = new World({ now: time.clock.now, imdsLagMs: shape.imdsLagMs ?? 500 });
+  const ids = rng(shape.seed ^ 0x5eed);
+  const world = new World({ now: time.clock.now, imdsLagMs: shape.imdsLagMs ?? 500, random: () => ids.next() });
   world.addPool(shape.pool, { color: 'orange' });
   const ec2 = new InProcessEc2(world, time, { latencyMs: [50, 150], throttle: true, ...shape.faults });
   const config = testConfig(shape.flags ?? {});

@@ -115,17 +115,21 @@ export interface WorldOptions {
   region?: string;
   /** the world's clock (ms since the epoch); tests on a fake clock hand theirs in */
   now?: () => number;
+  /** uniform in [0, 1): makes ids (and so rendezvous orders) the same for the same seed */
+  random?: () => number;
   /** ms before IMDS shows a new association (EC2 → IMDS propagation) */
   imdsLagMs?: number;
 }
 
-function hex(n: number): string {
+function randomHex(n: number): string {
   return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
 }
 
 export class World {
   readonly region: string;
   readonly now: () => number;
+  /** n hex digits for ids */
+  private readonly hex: (n: number) => string;
   imdsLagMs: number;
   readonly addresses = new Map<string, Address>();
   readonly instances = new Map<string, Instance>();
@@ -140,6 +144,8 @@ export class World {
   constructor(options: WorldOptions = {}) {
     this.region = options.region ?? 'eu-west-1';
     this.now = options.now ?? Date.now;
+    const random = options.random;
+    this.hex = random ? (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('') : randomHex;
     this.imdsLagMs = options.imdsLagMs ?? 0;
     this.record();
   }
@@ -149,7 +155,7 @@ export class World {
   addAddress(tags: Record<string, string> = {}, publicIp?: string): Address {
     this.ipCounter += 1;
     const address: Address = {
-      allocationId: `eipalloc-${hex(17)}`,
+      allocationId: `eipalloc-${this.hex(17)}`,
       publicIp: publicIp ?? `198.51.${100 + Math.floor(this.ipCounter / 250)}.${this.ipCounter % 250}`,
       tags: { ...tags },
       networkBorderGroup: this.region,
@@ -165,7 +171,7 @@ export class World {
   }
 
   addInstance(options: InstanceOptions = {}): Instance {
-    const instanceId = `i-${hex(17)}`;
+    const instanceId = `i-${this.hex(17)}`;
     const enis: Eni[] = [];
     for (let deviceIndex = 0; deviceIndex < (options.interfaces ?? 1); deviceIndex++) {
       enis.push(this.newEni(instanceId, deviceIndex, deviceIndex === 0 && options.autoPublicIp === true));
@@ -213,8 +219,8 @@ export class World {
 
   private newEni(instanceId: string | undefined, deviceIndex: number, autoPublicIp: boolean): Eni {
     const eni: Eni = {
-      networkInterfaceId: `eni-${hex(17)}`,
-      mac: `0a:${hex(2)}:${hex(2)}:${hex(2)}:${hex(2)}:${hex(2)}`,
+      networkInterfaceId: `eni-${this.hex(17)}`,
+      mac: `0a:${this.hex(2)}:${this.hex(2)}:${this.hex(2)}:${this.hex(2)}:${this.hex(2)}`,
       deviceIndex,
       privateIps: [this.nextPrivateIp()],
       subnetId: `subnet-0123456789abcdef0`,
@@ -233,9 +239,9 @@ export class World {
 
   newCredentials(ttlMs = 6 * 3600_000): RoleCredentials {
     return {
-      accessKeyId: `ASIA${hex(16).toUpperCase()}`,
-      secretAccessKey: hex(40),
-      sessionToken: `IQoJb3JpZ2luX2Vj${hex(64)}`,
+      accessKeyId: `ASIA${this.hex(16).toUpperCase()}`,
+      secretAccessKey: this.hex(40),
+      sessionToken: `IQoJb3JpZ2luX2Vj${this.hex(64)}`,
       expiration: new Date(this.now() + ttlMs),
     };
   }
@@ -359,7 +365,7 @@ export class World {
     if (previous) this.retire(previous);
     if (held) this.retire(address);
     const association: Association = {
-      associationId: `eipassoc-${hex(17)}`,
+      associationId: `eipassoc-${this.hex(17)}`,
       networkInterfaceId: eni.networkInterfaceId,
       privateIp,
       ownerId: ACCOUNT_ID,
@@ -424,7 +430,7 @@ export class World {
   // ---- Kubernetes ---------------------------------------------------------------------
 
   addPod(pod: Partial<Pod> & { nodeName: string; name: string }): Pod {
-    const full: Pod = { namespace: 'default', uid: hex(32), phase: 'Running', creationTimestamp: kubeTime(), ...pod, resourceVersion: this.kube.nextRevision() };
+    const full: Pod = { namespace: 'default', uid: this.hex(32), phase: 'Running', creationTimestamp: kubeTime(), ...pod, resourceVersion: this.kube.nextRevision() };
     this.pods.set(`${full.namespace}/${full.name}`, full);
     this.kube.emit('pods', 'ADDED', podJson(full));
     return full;

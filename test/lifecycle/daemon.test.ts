@@ -1,0 +1,113 @@
+// The daemon's end of life and its failures, in process on a fake clock: the release that
+// finds the address moved, a lost answer to DisassociateAddress, an end before any claim,
+// the claim timeout, and a programming error that must fail loudly instead of polling.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { claimOnce, runDaemon } from '../../agent/lifecycle/daemon.js';
+import { AgentError } from '../../agent/shared/errors.js';
+import type { ImdsPort } from '../../agent/shared/ports.js';
+import { rng } from '../fuzz/random.js';
+import { FakeTime } from '../helpers/fake-time.js';
+import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
+import { InProcessEc2 } from '../sim/world-ports.js';
+import { World } from '../sim/world.js';
+
+function world(seed: number, pool = 2) {
+  const time = new FakeTime(seed);
+  const ids = rng(seed);
+  const w = new World({ now: time.clock.now, random: () => ids.next() });
+  w.addPool(pool, { color: 'orange' });
+  const ec2 = new InProcessEc2(w, time, { latencyMs: [40, 120] });
+  const instance = w.addInstance();
+  return { time, world: w, ec2, instance };
+}
+
+const ready = (built: Built) => built.events('ready').length > 0;
+
+async function until(time: FakeTime, condition: () => boolean, limitMs = 60_000): Promise<void> {
+  await time.run(
+    (async () => {
+      while (!condition()) await time.sleep(50);
+    })(),
+    limitMs,
+  );
+}
+
+describe('the daemon, in process', () => {
+  test('release: the address moved to someone else meanwhile: not ours, no DisassociateAddress (G2)', async () => {
+    const s = world(1);
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    const done = runDaemon(built.deps);
+    await until(s.time, () => ready(built));
+    const held = s.world.addressOn(s.instance.enis[0]!.networkInterfaceId, s.instance.enis[0]!.privateIps[0]!)!;
+    s.world.associateForeign(held.allocationId); // reassociated by someone with AllowReassociation=true
+    built.signal('SIGTERM');
+    assert.equal(await s.time.run(done), 0);
+    assert.equal(s.ec2.count({ action: 'DisassociateAddress' }), 0);
+    assert.equal(built.events('release.skipped')[0]?.fields['outcome'], 'not-ours');
+    assert.ok(s.world.addresses.get(held.allocationId)!.association, 'the new holder keeps it');
+  });
+
+  test('release: the answer to DisassociateAddress lost after it applied: read back, released', async () => {
+    const s = world(2);
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    const done = runDaemon(built.deps);
+    await until(s.time, () => ready(built));
+    s.ec2.script('DisassociateAddress', { after: 'transient' });
+    built.signal('SIGTERM');
+    assert.equal(await s.time.run(done), 0);
+    assert.equal(built.health()!.status().phase, 'released');
+    assert.equal(s.world.addressOn(s.instance.enis[0]!.networkInterfaceId, s.instance.enis[0]!.privateIps[0]!), undefined);
+  });
+
+  test('the end before any claim (SIGTERM while the identity is read): exit 0, one line, nothing to release', async () => {
+    const s = world(3);
+    const silent: ImdsPort = {
+      identity: (signal) => s.time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
+      publicIpsOn: async () => [],
+      notices: async () => ({}),
+    };
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: silent });
+    const done = runDaemon(built.deps);
+    await s.time.advance(2000);
+    built.signal('SIGTERM');
+    assert.equal(await s.time.run(done), 0);
+    assert.deepEqual(built.events('release.skipped').map((e) => e.fields['reason']), ['no pool address held']);
+    assert.equal(built.health()!.status().phase, 'released');
+    assert.equal(s.ec2.calls.length, 0);
+  });
+
+  test('--claim-timeout on a dry pool: a typed error naming the flag and the reason', async () => {
+    const s = world(4, 0);
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({ claimTimeout: 30 }));
+    const done = runDaemon(built.deps);
+    const error = await s.time.run(done.then(() => assert.fail('expected a claim timeout'), (e: unknown) => e));
+    assert.ok(error instanceof AgentError);
+    assert.equal(error.code, 'claim.timeout');
+    assert.match(error.message, /^--claim-timeout 30s expired: pool color=orange: 0 of 0 free$/);
+    assert.equal(built.health()!.status().phase, 'failed');
+  });
+
+  test('a programming error in a background loop fails the daemon loudly (not silent polling)', async () => {
+    const s = world(5);
+    const base = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({})).deps.imds;
+    const broken: ImdsPort = { ...base, notices: async () => ({ spot: (undefined as unknown as { action: string }).action }) as never };
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: broken });
+    const error = await s.time.run(runDaemon(built.deps).then(() => assert.fail('expected the bug to surface'), (e: unknown) => e));
+    assert.ok(error instanceof TypeError, `a TypeError, as thrown: ${String(error)}`);
+  });
+
+  test('`claim`: claims, waits until live, exits 0; the daemon after it resumes with no AssociateAddress (G3)', async () => {
+    const s = world(6);
+    const first = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    assert.equal(await s.time.run(claimOnce(first.deps)), 0);
+    assert.equal(s.ec2.count({ action: 'AssociateAddress' }), 1);
+    const daemon = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    const done = runDaemon(daemon.deps);
+    await until(s.time, () => ready(daemon));
+    assert.equal(s.ec2.count({ action: 'AssociateAddress' }), 1);
+    assert.equal(daemon.events('claim.resumed').length, 1);
+    daemon.signal('SIGTERM');
+    await s.time.run(done);
+  });
+});
