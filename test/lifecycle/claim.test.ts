@@ -95,6 +95,21 @@ describe('claim, in process', () => {
     await end(s, [node]);
   });
 
+  test('a lost answer while reads lag: the same address is asked for again, never a second one (G3)', async () => {
+    const s = setup(14);
+    await s.time.advance(60_000); // the pool was made long before
+    s.ec2.faults.staleReadMs = 3000;
+    s.ec2.script('AssociateAddress', { after: 'transient' });
+    const node = boot(s);
+    await untilReady(s, [node]);
+    const asked = s.ec2.calls.filter((c) => c.action === 'AssociateAddress');
+    assert.ok(asked.length >= 2, 'the read-back lags, so it asks again');
+    const allocations = new Set(s.ec2.calls.filter((c) => c.action === 'AssociateAddress').map((c) => c.allocationId));
+    assert.equal(allocations.size, 1, `only ever the one address: ${[...allocations].join(', ')}`);
+    assert.equal([...s.world.holdings(POOL).values()].flat().length, 1);
+    await end(s, [node]);
+  });
+
   test('a 5xx before it applied: read back, free, a short backoff, the same address again', async () => {
     const s = setup(4);
     s.ec2.script('AssociateAddress', { before: 'transient' });

@@ -30,6 +30,8 @@ export interface InProcessCall {
   outcome: string;
   /** AssociateAddress only: what the agent sent (G1: always false) */
   allowReassociation?: boolean;
+  /** AssociateAddress only: the address asked for */
+  allocationId?: string;
 }
 
 type Scripted = { before: 'throttled' | 'transient' | 'malformed' } | { after: 'transient' | 'malformed' };
@@ -151,7 +153,7 @@ export class InProcessEc2 {
             // G1: what the agent's adapter always sends.
             return world.associate({ ...request, allowReassociation: false }).associationId;
           },
-          { allowReassociation: false },
+          { allowReassociation: false, allocationId: request.allocationId },
         ),
       // Idempotent as the API reference says: an association that existed and is gone answers ok.
       disassociate: (associationId) => call('DisassociateAddress', true, () => void world.disassociate(associationId)),
