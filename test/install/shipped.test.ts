@@ -118,11 +118,22 @@ describe('IAM policy', () => {
   };
   const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 
-  test('names exactly the EC2 actions the code calls', () => {
-    assert.deepEqual(called, ['ec2:AssociateAddress', 'ec2:DescribeAddresses', 'ec2:DisassociateAddress']);
+  // Granted whether or not the code calls it yet: read-only, and what the agent needs to read
+  // its own IMDS hop limit at start and warn when pods could borrow the node role (README, IAM).
+  const READ_ONLY_EXTRA = ['ec2:DescribeInstances'];
+
+  test('names exactly the EC2 actions the code calls, plus DescribeInstances for the hop-limit check', () => {
+    assert.deepEqual(
+      called.filter((a) => !READ_ONLY_EXTRA.includes(a)),
+      ['ec2:AssociateAddress', 'ec2:DescribeAddresses', 'ec2:DisassociateAddress'],
+    );
     assert.equal(policy.Version, '2012-10-17');
     assert.ok(policy.Statement.every((s) => s.Effect === 'Allow'));
-    assert.deepEqual([...new Set(policy.Statement.flatMap((s) => list(s.Action)))].sort(), called);
+    assert.deepEqual([...new Set(policy.Statement.flatMap((s) => list(s.Action)))].sort(), [...new Set([...called, ...READ_ONLY_EXTRA])].sort());
+    for (const action of READ_ONLY_EXTRA) {
+      const statements = policy.Statement.filter((s) => list(s.Action).includes(action));
+      assert.deepEqual(statements.map((s) => [list(s.Action), s.Resource]), [[[action], '*']], `${action} alone, on * (it cannot be scoped)`);
+    }
   });
 
   test('associate and disassociate touch only elastic IPs carrying the pool tag', () => {

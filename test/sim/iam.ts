@@ -4,10 +4,18 @@
 // judge fails loudly instead of being silently allowed:
 // - Allow and Deny statements with Action and Resource (a string or a list; `*` and `?`
 //   wildcards; actions match case-insensitively, ARNs case-sensitively);
-// - Condition operators StringEquals, StringNotEquals and Null on `aws:ResourceTag/KEY`
-//   (and its EC2 alias `ec2:ResourceTag/KEY`), judged against the tags of the resource
-//   being authorized. Several keys in one operator, and several operators, must all hold;
-//   several values for one key are OR'ed.
+// - condition operators StringEquals, StringNotEquals, Null and ArnLike; several keys in
+//   one operator, and several operators, must all hold; several values for one key are OR'ed;
+// - condition keys: `aws:ResourceTag/KEY` (and its EC2 alias `ec2:ResourceTag/KEY`) against
+//   the tags of the resource being authorized; `ec2:Vpc` (network-interface) and
+//   `ec2:InstanceID` (instance), present only on the resource types the Service
+//   Authorization Reference lists them for; `ec2:SourceInstanceARN` and
+//   `aws:Ec2InstanceSourceVpc`, present only when an instance's role credentials signed the
+//   request (never for static keys). Key names are case-insensitive, as in IAM;
+// - policy variables `${key}` in String and ARN operator values, for the keys above that are
+//   single-valued. A variable with no value matches nothing (so StringEquals/ArnLike fail
+//   closed, StringNotEquals holds), as the IAM User Guide says; substituted values are
+//   literal (their `*` is no wildcard).
 // Evaluation as IAM does it for one principal: a request is allowed only when every
 // resource it touches is allowed by some statement and denied by none; everything not
 // allowed is denied (implicit deny).
@@ -16,12 +24,14 @@ import type { Params } from './ec2-query.js';
 import { ACCOUNT_ID } from './world.js';
 import type { World } from './world.js';
 
+type ConditionValue = string | boolean | (string | boolean)[];
+
 export interface Statement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
   Resource: string | string[];
-  Condition?: Record<string, Record<string, string | boolean | (string | boolean)[]>>;
+  Condition?: Record<string, Record<string, ConditionValue>>;
 }
 
 export interface PolicyDocument {
@@ -33,6 +43,16 @@ export interface PolicyDocument {
 export interface ResourceContext {
   arn: string;
   tags: Readonly<Record<string, string>>;
+  /** the resource's own condition keys (lower-case names), e.g. `ec2:vpc` of an interface */
+  keys?: Readonly<Record<string, string>>;
+}
+
+/** Who asks: the request context keys that do not depend on the resource. */
+export interface RequestContext {
+  /** the instance id or static-key name from the sim's call log */
+  caller?: string;
+  /** lower-case names, e.g. `ec2:sourceinstancearn`; absent for static keys */
+  keys?: Readonly<Record<string, string>>;
 }
 
 export interface Decision {
@@ -46,11 +66,18 @@ export interface Decision {
 }
 
 const SUPPORTED_STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Action', 'Resource', 'Condition']);
-const OPERATORS = new Set(['StringEquals', 'StringNotEquals', 'Null']);
-const TAG_KEY = /^(?:aws|ec2):ResourceTag\/(.+)$/;
+const OPERATORS = new Set(['StringEquals', 'StringNotEquals', 'Null', 'ArnLike']);
+const TAG_KEY = /^(?:aws|ec2):ResourceTag\/(.+)$/i;
+/** Keys other than tags, lower-case; all single-valued, so all may be variables too. */
+const KEYS = new Set(['ec2:vpc', 'ec2:instanceid', 'ec2:sourceinstancearn', 'aws:ec2instancesourcevpc']);
+const VARIABLE = /\$\{([^}]*)\}/g;
 
 function list<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function wildcard(pattern: string, flags = ''): RegExp {
@@ -70,32 +97,102 @@ export function parsePolicy(document: unknown): Statement[] {
     }
     if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new Error(`${where}: Effect must be Allow or Deny`);
     if (s.Action === undefined || s.Resource === undefined) throw new Error(`${where}: Action and Resource are required`);
+    for (const resource of list(s.Resource)) {
+      if (resource.includes('${')) throw new Error(`${where}: policy variables in Resource (${resource}) are not supported by the simulator`);
+    }
     for (const [operator, keys] of Object.entries(s.Condition ?? {})) {
       if (!OPERATORS.has(operator)) throw new Error(`${where}: condition operator ${operator} is not supported by the simulator`);
-      for (const key of Object.keys(keys)) {
-        if (!TAG_KEY.test(key)) throw new Error(`${where}: condition key ${key} is not supported by the simulator`);
+      for (const [key, value] of Object.entries(keys)) {
+        if (!TAG_KEY.test(key) && !KEYS.has(key.toLowerCase())) throw new Error(`${where}: condition key ${key} is not supported by the simulator`);
+        for (const v of list(value).map(String)) {
+          for (const [, name] of v.matchAll(VARIABLE)) {
+            // IAM User Guide: variables only in String and ARN operators, and only with Version 2012-10-17
+            // (older versions read them as literal text).
+            if (operator === 'Null') throw new Error(`${where}: a policy variable cannot be used with Null (${key}: ${v})`);
+            if (doc.Version !== '2012-10-17') throw new Error(`${where}: policy variables need "Version": "2012-10-17" (${v})`);
+            if (!KEYS.has(name!.toLowerCase())) throw new Error(`${where}: policy variable \${${name}} is not supported by the simulator`);
+          }
+        }
       }
     }
   });
   return statements;
 }
 
-function conditionsHold(condition: Statement['Condition'], resource: ResourceContext): boolean {
+function valueOf(key: string, resource: ResourceContext, request: RequestContext): string | undefined {
+  const tag = TAG_KEY.exec(key);
+  if (tag) return Object.hasOwn(resource.tags, tag[1]!) ? resource.tags[tag[1]!] : undefined;
+  const name = key.toLowerCase();
+  return request.keys?.[name] ?? resource.keys?.[name];
+}
+
+/** A condition value with its variables resolved: parts of literal text and substituted text. */
+type Resolved = { text: string; substituted: boolean }[];
+
+function resolve(value: string, resource: ResourceContext, request: RequestContext): Resolved | undefined {
+  const parts: Resolved = [];
+  let last = 0;
+  for (const match of value.matchAll(VARIABLE)) {
+    const substituted = valueOf(match[1]!, resource, request);
+    if (substituted === undefined) return undefined; // no value: matches nothing
+    parts.push({ text: value.slice(last, match.index), substituted: false }, { text: substituted, substituted: true });
+    last = match.index! + match[0].length;
+  }
+  parts.push({ text: value.slice(last), substituted: false });
+  return parts;
+}
+
+const joined = (parts: Resolved) => parts.map((p) => p.text).join('');
+
+/**
+ * ArnLike: "Each of the six colon-delimited components of the ARN is checked separately and
+ * each can include multi-character match wildcards (*) or single-character match wildcards
+ * (?)" (IAM User Guide, condition operators). Case-sensitive.
+ */
+function arnLike(actual: string, pattern: Resolved): boolean {
+  const split = (text: string) => {
+    const at: number[] = [];
+    for (let i = 0; i < text.length && at.length < 5; i++) if (text[i] === ':') at.push(i);
+    return at.length === 5 ? at : undefined;
+  };
+  const actualCuts = split(actual);
+  const flat = joined(pattern);
+  const patternCuts = split(flat);
+  if (!actualCuts || !patternCuts) return false;
+  // One regex per component; a wildcard counts only where the policy text itself has it.
+  const fromVariable: boolean[] = pattern.flatMap((p) => [...p.text].map(() => p.substituted));
+  const pieces = (text: string, cuts: number[]) => [0, ...cuts.map((c) => c + 1)].map((start, i) => [start, i < 5 ? cuts[i]! : text.length] as const);
+  const actualParts = pieces(actual, actualCuts).map(([a, b]) => actual.slice(a, b));
+  return pieces(flat, patternCuts).every(([a, b], i) => {
+    let body = '';
+    for (let j = a; j < b; j++) {
+      const c = flat[j]!;
+      body += fromVariable[j] ? escape(c) : c === '*' ? '.*' : c === '?' ? '.' : escape(c);
+    }
+    return new RegExp(`^${body}$`, 's').test(actualParts[i]!);
+  });
+}
+
+function conditionsHold(condition: Statement['Condition'], resource: ResourceContext, request: RequestContext): boolean {
   for (const [operator, keys] of Object.entries(condition ?? {})) {
     for (const [key, expected] of Object.entries(keys)) {
-      const tagKey = TAG_KEY.exec(key)![1]!;
-      const present = Object.hasOwn(resource.tags, tagKey);
-      const actual = present ? resource.tags[tagKey]! : undefined;
+      const actual = valueOf(key, resource, request);
       const values = list(expected).map(String);
       let holds: boolean;
       if (operator === 'Null') {
         // "true": the key must be absent; "false": present.
-        holds = values.some((v) => (v === 'true' ? !present : present));
-      } else if (operator === 'StringEquals') {
-        holds = actual !== undefined && values.includes(actual);
+        holds = values.some((v) => (v === 'true' ? actual === undefined : actual !== undefined));
       } else {
-        // StringNotEquals: true as well when the key is absent, as in IAM.
-        holds = actual === undefined || !values.includes(actual);
+        const resolved = values.map((v) => resolve(v, resource, request)).filter((r): r is Resolved => r !== undefined);
+        if (operator === 'StringEquals') {
+          holds = actual !== undefined && resolved.some((r) => joined(r) === actual);
+        } else if (operator === 'StringNotEquals') {
+          // True as well when the key is absent, as in IAM.
+          holds = actual === undefined || !resolved.some((r) => joined(r) === actual);
+        } else {
+          // ArnLike: a missing key matches nothing.
+          holds = actual !== undefined && resolved.some((r) => arnLike(actual, r));
+        }
       }
       if (!holds) return false;
     }
@@ -103,18 +200,19 @@ function conditionsHold(condition: Statement['Condition'], resource: ResourceCon
   return true;
 }
 
-function matches(statement: Statement, action: string, resource: ResourceContext): boolean {
+function matches(statement: Statement, action: string, resource: ResourceContext, request: RequestContext): boolean {
   return (
     list(statement.Action).some((a) => wildcard(a, 'i').test(action)) &&
     list(statement.Resource).some((r) => wildcard(r).test(resource.arn)) &&
-    conditionsHold(statement.Condition, resource)
+    conditionsHold(statement.Condition, resource, request)
   );
 }
 
 /** IAM's answer for one action on a set of resources: all must be allowed, none denied. */
-export function authorize(statements: readonly Statement[], action: string, resources: ResourceContext[], caller?: string): Decision {
+export function authorize(statements: readonly Statement[], action: string, resources: ResourceContext[], request: RequestContext = {}): Decision {
+  const caller = request.caller;
   for (const resource of resources) {
-    const applicable = statements.filter((s) => matches(s, action, resource));
+    const applicable = statements.filter((s) => matches(s, action, resource, request));
     if (applicable.some((s) => s.Effect === 'Deny')) {
       return { action, caller, allowed: false, resources, deniedBy: { arn: resource.arn, reason: 'explicit-deny' } };
     }
@@ -129,21 +227,32 @@ function arn(world: World, type: string, id: string): string {
   return `arn:aws:ec2:${world.region}:${ACCOUNT_ID}:${type}/${id}`;
 }
 
+export interface ResourceOptions {
+  /**
+   * Whether AssociateAddress with NetworkInterfaceId also authorizes the instance the
+   * interface is attached to. The Service Authorization Reference lists `instance` among
+   * the action's resource types but does not say when a request naming only the interface
+   * includes it, so tests run both readings. Default `checked`.
+   */
+  interfaceInstance?: 'checked' | 'unchecked';
+}
+
 /**
- * The resources an EC2 call touches, as the Service Authorization Reference lists them
- * (AWS-NOTES, IAM). undefined: the call names something that does not exist, so IAM has
- * nothing to judge it on and EC2's own answer (a NotFound) comes back, as it does in AWS.
+ * The resources an EC2 call touches, as the Service Authorization Reference lists them:
+ * AssociateAddress — elastic-ip, instance, network-interface; DisassociateAddress —
+ * elastic-ip, network-interface (no instance). undefined: the call names something that
+ * does not exist, so IAM has nothing to judge it on and EC2's own answer (a NotFound) comes
+ * back, as it does in AWS.
  */
-export function resourcesOf(world: World, action: string, params: Params): ResourceContext[] | undefined {
+export function resourcesOf(world: World, action: string, params: Params, options: ResourceOptions = {}): ResourceContext[] | undefined {
   const value = (name: string) => (params[name] === '' ? undefined : params[name]);
-  const eniContext = (eniId: string): ResourceContext[] | undefined => {
+  const instanceContext = (instanceId: string): ResourceContext => ({ arn: arn(world, 'instance', instanceId), tags: {}, keys: { 'ec2:instanceid': instanceId } });
+  const eniContext = (eniId: string, withInstance: boolean): ResourceContext[] | undefined => {
     const eni = world.findEni(eniId);
     if (!eni) return undefined;
-    const interfaceContext = { arn: arn(world, 'network-interface', eni.networkInterfaceId), tags: {} };
-    // The instance the interface is attached to is checked too (AssociateAddress only).
-    return action === 'AssociateAddress' && eni.instanceId
-      ? [interfaceContext, { arn: arn(world, 'instance', eni.instanceId), tags: {} }]
-      : [interfaceContext];
+    const interfaceContext = { arn: arn(world, 'network-interface', eni.networkInterfaceId), tags: {}, keys: { 'ec2:vpc': arn(world, 'vpc', eni.vpcId) } };
+    // An unattached interface has no instance to check.
+    return withInstance && eni.instanceId ? [interfaceContext, instanceContext(eni.instanceId)] : [interfaceContext];
   };
   switch (action) {
     case 'AssociateAddress': {
@@ -153,23 +262,39 @@ export function resourcesOf(world: World, action: string, params: Params): Resou
       const eip = { arn: arn(world, 'elastic-ip', address.allocationId), tags: { ...address.tags } };
       const eniId = value('NetworkInterfaceId');
       if (eniId) {
-        const rest = eniContext(eniId);
+        const rest = eniContext(eniId, (options.interfaceInstance ?? 'checked') === 'checked');
         return rest ? [eip, ...rest] : undefined;
       }
       const instance = value('InstanceId') ? world.instances.get(value('InstanceId')!) : undefined;
       if (!instance) return undefined;
-      return [eip, { arn: arn(world, 'instance', instance.instanceId), tags: {} }, ...(eniContext(instance.enis[0]!.networkInterfaceId) ?? []).slice(0, 1)];
+      return [eip, instanceContext(instance.instanceId), ...(eniContext(instance.enis[0]!.networkInterfaceId, false) ?? [])];
     }
     case 'DisassociateAddress': {
       const associationId = value('AssociationId');
       const address = [...world.addresses.values()].find((a) => associationId !== undefined && a.association?.associationId === associationId);
       if (!address?.association) return undefined;
-      return [{ arn: arn(world, 'elastic-ip', address.allocationId), tags: { ...address.tags } }, ...(eniContext(address.association.networkInterfaceId) ?? [])];
+      return [{ arn: arn(world, 'elastic-ip', address.allocationId), tags: { ...address.tags } }, ...(eniContext(address.association.networkInterfaceId, false) ?? [])];
     }
     default:
       // Describe* cannot be scoped to resources: they authorize against `*`.
       return [{ arn: '*', tags: {} }];
   }
+}
+
+/**
+ * The request context of a caller: an instance's role session carries
+ * `ec2:SourceInstanceARN` ("included in the request context whenever the role session is
+ * created by an Amazon EC2 instance") and `aws:Ec2InstanceSourceVpc` (the VPC its
+ * credentials were delivered to: that of its primary interface); static keys carry neither.
+ */
+export function requestContextOf(world: World, caller: string | undefined): RequestContext {
+  const instance = caller === undefined ? undefined : world.instances.get(caller);
+  if (!instance) return caller === undefined ? {} : { caller };
+  const primary = instance.enis.find((e) => e.deviceIndex === 0) ?? instance.enis[0]!;
+  return {
+    caller,
+    keys: { 'ec2:sourceinstancearn': arn(world, 'instance', instance.instanceId), 'aws:ec2instancesourcevpc': primary.vpcId },
+  };
 }
 
 export interface Enforcement {
@@ -180,21 +305,33 @@ export interface Enforcement {
   off(): void;
 }
 
+export interface EnforceOptions extends ResourceOptions {
+  /** callers the policy applies to (default: every caller, instance roles and static keys alike) */
+  applies?: (caller: string | undefined) => boolean;
+}
+
 /**
- * Makes the simulated EC2 endpoint enforce `policy` on every caller for which `applies`
- * is true (default: every caller, instance roles and static keys alike). A denied call is
- * answered 403 UnauthorizedOperation and changes nothing.
+ * Makes the simulated EC2 endpoint enforce `policy` on every caller `options.applies` admits.
+ * A denied call is answered 403 UnauthorizedOperation and changes nothing.
  */
-export function enforcePolicy(ec2: Ec2Sim, world: World, policy: unknown, applies: (caller: string | undefined) => boolean = () => true): Enforcement {
+export function enforcePolicy(ec2: Ec2Sim, world: World, policy: unknown, options: EnforceOptions = {}): Enforcement {
   const statements = parsePolicy(policy);
   const decisions: Decision[] = [];
   const previous = ec2.faults.deny;
+  // A role session keeps its context after its instance ends (its keys stay valid until they expire).
+  const sessions = new Map<string, RequestContext>();
+  const contextOf = (caller: string | undefined): RequestContext => {
+    const now = requestContextOf(world, caller);
+    if (caller !== undefined && now.keys) sessions.set(caller, now);
+    return (caller !== undefined && sessions.get(caller)) || now;
+  };
+  for (const id of world.instances.keys()) contextOf(id);
   ec2.faults.deny = (action, params, caller) => {
     if (previous?.(action, params, caller)) return true;
-    if (!applies(caller)) return false;
-    const resources = resourcesOf(world, action, params);
+    if (options.applies && !options.applies(caller)) return false;
+    const resources = resourcesOf(world, action, params, options);
     if (!resources) return false;
-    const decision = authorize(statements, `ec2:${action}`, resources, caller);
+    const decision = authorize(statements, `ec2:${action}`, resources, contextOf(caller));
     decisions.push(decision);
     return !decision.allowed;
   };
