@@ -153,7 +153,7 @@ describe('the shipped IAM policy, enforced', () => {
     const conditions = (POLICY.Statement as Statement[]).flatMap((s) => Object.entries(s.Condition ?? {}));
     assert.deepEqual(conditions, [['StringEquals', { [`aws:ResourceTag/${key}`]: value }]]);
     assert.ok(README.includes(`"Null": {"aws:ResourceTag/${key}": "false"}`), 'the Null variant names the same key');
-    for (const file of ['scripts/user-data-al2023.mime', 'scripts/user-data-al2.sh']) {
+    for (const file of ['scripts/user-data-al2023.mime', 'scripts/karpenter/ec2nodeclass.yaml']) {
       assert.match(readFileSync(file, 'utf8'), new RegExp(`--tag-key ${key} --tag-value ${value}\\b`), file);
     }
   });
