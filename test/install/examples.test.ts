@@ -1,0 +1,189 @@
+// The deployment examples stay in step with the code (issue 14): the Karpenter EC2NodeClass
+// runs the same shell part as the shipped AL2023 user_data, the launch template carries that
+// user_data as it is, the Bottlerocket settings and the image's entry point name only
+// settings, commands and paths the agent has, and every example sets IMDS to one hop.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { PATHS } from '../../agent/core/install.js';
+import { FLAGS, envName } from '../../agent/flags.js';
+
+const read = (path: string) => readFileSync(path, 'utf8');
+
+/** The parts of a MIME multipart/mixed document: content type and body. */
+function mimeParts(text: string): { type: string; body: string }[] {
+  const boundary = /boundary="([^"]+)"/.exec(text)?.[1];
+  assert.ok(boundary, 'a multipart boundary');
+  const chunks = text.split(`--${boundary}`);
+  assert.equal(chunks.at(-1)!.trim(), '--', 'the closing boundary ends the document');
+  return chunks.slice(1, -1).map((chunk) => {
+    const [head, ...rest] = chunk.replace(/^\n/, '').split('\n\n');
+    return { type: /^content-type:\s*(.*)$/im.exec(head!)?.[1] ?? '', body: rest.join('\n\n') };
+  });
+}
+
+const shellPart = (mime: string) => {
+  const shells = mimeParts(mime).filter((p) => p.type.startsWith('text/x-shellscript'));
+  assert.equal(shells.length, 1, 'one shell part');
+  return shells[0]!;
+};
+
+/** Every `eip-agent COMMAND --flag …` in a script: the flags must belong to the command. */
+function checkAgentCalls(script: string, where: string): number {
+  let calls = 0;
+  for (const [, command, args] of script.matchAll(/eip-agent (\w[\w-]*)((?: --[\w-]+(?: [^\s-][^\s]*)?)*)/g)) {
+    calls++;
+    const known = FLAGS.filter((f) => (f.commands as readonly string[]).includes(command!)).map((f) => f.name);
+    assert.ok(known.length > 0, `${where}: eip-agent ${command} is not a command with flags in agent/flags.ts`);
+    for (const [, flag] of args!.matchAll(/--([\w-]+)/g)) {
+      assert.ok(known.includes(flag!), `${where}: eip-agent ${command} --${flag} is not a flag of ${command} in agent/flags.ts`);
+    }
+  }
+  return calls;
+}
+
+/** EIP_AGENT_<FLAG>=value lines (the format of the image's entry point), checked against the flag table. */
+function checkSettings(text: string, where: string, command = 'run'): Map<string, string> {
+  const flags = new Set(FLAGS.filter((f) => (f.commands as readonly string[]).includes(command)).map((f) => envName(f.name)));
+  const settings = new Map<string, string>();
+  text.split('\n').forEach((line, i) => {
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(EIP_AGENT_[A-Z0-9_]+)=(.*)$/.exec(line);
+    assert.ok(m, `${where} line ${i + 1}: expected EIP_AGENT_<FLAG>=value, got ${JSON.stringify(line)}`);
+    // `claim` takes the same flags as `run` (issue 14).
+    assert.ok(flags.has(m[1]!), `${where} line ${i + 1}: ${m[1]} is not the variable of a ${command} flag (agent/flags.ts)`);
+    settings.set(m[1]!, m[2]!);
+  });
+  return settings;
+}
+
+/** The subset of TOML the Bottlerocket example uses: tables, and string/boolean values. */
+function parseToml(text: string): Record<string, Record<string, string | boolean>> {
+  const tables: Record<string, Record<string, string | boolean>> = {};
+  let table = '';
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const header = /^\[([\w.-]+)\]$/.exec(line);
+    if (header) {
+      table = header[1]!;
+      tables[table] = {};
+      continue;
+    }
+    const pair = /^("?)([\w.-]+)\1\s*=\s*(?:"([^"]*)"|(true|false))$/.exec(line);
+    assert.ok(pair && table, `settings.toml line ${i + 1}: not understood: ${line}`);
+    tables[table]![pair[2]!] = pair[3] ?? pair[4] === 'true';
+  }
+  return tables;
+}
+
+const al2023 = read('scripts/user-data-al2023.mime');
+
+describe('Karpenter EC2NodeClass example', () => {
+  const [nodeClass, nodePool] = parseAllDocuments(read('scripts/karpenter/ec2nodeclass.yaml')).map((d) => d.toJS()) as [
+    { apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> & { userData: string; metadataOptions: Record<string, unknown> } },
+    { kind: string; spec: { template: { metadata: { labels: Record<string, string> }; spec: { nodeClassRef: { kind: string; name: string } } } } },
+  ];
+
+  test('its userData shell part is exactly the shipped AL2023 one (no drift)', () => {
+    assert.equal(nodeClass.kind, 'EC2NodeClass');
+    assert.equal(nodeClass.apiVersion, 'karpenter.k8s.aws/v1');
+    assert.deepEqual(shellPart(nodeClass.spec.userData), shellPart(al2023));
+    // Karpenter adds the NodeConfig; a second one here would fight it.
+    assert.deepEqual(mimeParts(nodeClass.spec.userData).map((p) => p.type.split(';')[0]), ['text/x-shellscript']);
+    assert.ok(checkAgentCalls(shellPart(nodeClass.spec.userData).body, 'ec2nodeclass.yaml') >= 2);
+  });
+
+  test('IMDSv2 with one hop, an AL2023 AMI, a node role, and a NodePool that labels its nodes as the AL2023 example does', () => {
+    assert.deepEqual(nodeClass.spec.metadataOptions, { httpEndpoint: 'enabled', httpProtocolIPv6: 'disabled', httpPutResponseHopLimit: 1, httpTokens: 'required' });
+    assert.match(JSON.stringify(nodeClass.spec['amiSelectorTerms']), /"alias":"al2023@/);
+    assert.ok(typeof nodeClass.spec['role'] === 'string' && nodeClass.spec['role'] !== '');
+    assert.equal(nodePool.kind, 'NodePool');
+    assert.deepEqual(nodePool.spec.template.spec.nodeClassRef, { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: nodeClass.metadata.name });
+    const nodeConfig = parseYaml(mimeParts(al2023)[0]!.body) as { spec: { kubelet: { flags: string[] } } };
+    const labels = nodeConfig.spec.kubelet.flags.find((f) => f.startsWith('--node-labels='))!.slice('--node-labels='.length);
+    assert.deepEqual(nodePool.spec.template.metadata.labels, Object.fromEntries(labels.split(',').map((l) => l.split('='))));
+  });
+});
+
+describe('launch template example', () => {
+  const template = JSON.parse(read('scripts/launch-template.json')) as { MetadataOptions: Record<string, unknown>; UserData: string };
+
+  test('carries the shipped AL2023 user_data as it is, and IMDSv2 with one hop', () => {
+    assert.equal(Buffer.from(template.UserData, 'base64').toString('utf8'), al2023);
+    assert.deepEqual(template.MetadataOptions, { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpProtocolIpv6: 'disabled' });
+  });
+
+  test('the AL2023 user_data calls eip-agent with flags the commands have, at the installed path', () => {
+    const shell = shellPart(al2023).body;
+    assert.ok(checkAgentCalls(shell, 'user-data-al2023.mime') >= 2);
+    const binaries = [...shell.matchAll(/(?<![\w:/.-])\/[\w/.-]*\/eip-agent(?![./\w-])/g)].map((m) => m[0]);
+    assert.ok(binaries.length >= 2);
+    for (const path of binaries) assert.equal(path, PATHS.binary);
+    for (const [path] of shell.matchAll(/\/etc\/eip-agent\/\w+/g)) assert.equal(path, PATHS.env);
+  });
+});
+
+describe('Bottlerocket example', () => {
+  const toml = parseToml(read('scripts/bottlerocket/settings.toml'));
+  const bootstrap = toml['settings.bootstrap-containers.eip-agent'];
+  const host = toml['settings.host-containers.eip-agent'];
+  const decode = (value: unknown) => Buffer.from(String(value), 'base64').toString('utf8');
+  const entrypoint = read('scripts/image/eip-agent-container');
+
+  test('a bootstrap container (always, essential) and a superpowered host container of the same image', () => {
+    assert.ok(bootstrap && host, 'both containers are defined');
+    assert.deepEqual({ mode: bootstrap['mode'], essential: bootstrap['essential'] }, { mode: 'always', essential: true });
+    assert.deepEqual({ enabled: host['enabled'], superpowered: host['superpowered'] }, { enabled: true, superpowered: true });
+    assert.match(String(host['source']), /\/eip-agent:\d+\.\d+\.\d+$/);
+    assert.equal(bootstrap['source'], host['source']);
+    // Graceful node shutdown: kubelet ends the pods before the host containers stop.
+    assert.match(String(toml['settings.kubernetes']?.['shutdown-grace-period']), /^\d+s$/);
+  });
+
+  test('their user-data are EIP_AGENT_* settings of run flags, for the same pool', () => {
+    const claim = checkSettings(decode(bootstrap?.['user-data']), 'bootstrap user-data');
+    const run = checkSettings(decode(host?.['user-data']), 'host user-data');
+    for (const settings of [claim, run]) {
+      assert.equal(settings.get(envName('tag-key')), 'color');
+      assert.equal(settings.get(envName('tag-value')), 'orange');
+    }
+    assert.match(claim.get(envName('claim-timeout')) ?? '', /^[1-9]\d*$/, 'a bootstrap container that never ends would hang the boot silently');
+    assert.equal(toml['settings.kubernetes.node-labels']?.['eip-pool'], 'orange');
+  });
+
+  test("the image's entry point runs the installed agent, reads the variables of real flags, and names the containers' directories", () => {
+    assert.match(entrypoint, new RegExp(`^agent=${PATHS.binary}$`, 'm'));
+    assert.match(read('scripts/image/build.sh'), new RegExp(`"\\$rootfs${PATHS.binary}"`));
+    const known = new Set(FLAGS.map((f) => envName(f.name)));
+    for (const [name] of entrypoint.matchAll(/EIP_AGENT_[A-Z][A-Z0-9_]*/g)) {
+      if (name !== 'EIP_AGENT_') assert.ok(known.has(name), `eip-agent-container names ${name}, which is no flag's variable`);
+    }
+    assert.match(entrypoint, /\/\.bottlerocket\/bootstrap-containers\/current/);
+    assert.match(entrypoint, /\/\.bottlerocket\/host-containers\/current/);
+    assert.match(entrypoint, /kind=host-containers command=run$/m);
+    // Containers get a fresh, writable /run: the lock file (and the control socket) live there.
+    assert.match(String(FLAGS.find((f) => f.name === 'lock-file')?.default), /^\/run\//);
+  });
+
+  test('the bootstrap container runs `claim`, with settings `claim` takes', (t) => {
+    assert.match(entrypoint, /kind=bootstrap-containers command=claim$/m);
+    // `claim` is being added by the lead engineer (issue 14), with the flags of `run`.
+    if (!FLAGS.some((f) => (f.commands as readonly string[]).includes('claim'))) {
+      t.skip('`claim` is not in agent/flags.ts yet (issue 14: the lead adds it); this check runs once it is');
+      return;
+    }
+    checkSettings(decode(bootstrap?.['user-data']), 'bootstrap user-data', 'claim');
+  });
+});
+
+describe('systemd units named by the examples', () => {
+  test('install writes the unit and the kubelet drop-in that systemd/ holds', () => {
+    assert.ok(existsSync(`systemd/${basename(PATHS.service)}`), PATHS.service);
+    assert.ok(existsSync(`systemd/${PATHS.dropIn.split('/').slice(-2).join('/')}`), PATHS.dropIn);
+    // The README's Karpenter and Bottlerocket sections talk about these units by name.
+    for (const unit of [basename(PATHS.service), 'kubelet.service']) assert.ok(read('README.md').includes(unit), unit);
+  });
+});
