@@ -7,8 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { PATHS } from '../../agent/core/install.js';
-import { FLAGS, envName } from '../../agent/flags.js';
+import { PATHS } from '../../agent/cli/install-plan.js';
+import { FLAGS, envName } from '../../agent/cli/flags.js';
+
+/** The flags a command takes, from the one flag table ([] for no such command). */
+const flagsOf = (command: string): string[] =>
+  Object.entries(FLAGS)
+    .filter(([, spec]) => (spec.commands as readonly string[]).includes(command))
+    .map(([name]) => name);
 
 const read = (path: string) => readFileSync(path, 'utf8');
 
@@ -35,10 +41,10 @@ function checkAgentCalls(script: string, where: string): number {
   let calls = 0;
   for (const [, command, args] of script.matchAll(/eip-agent (\w[\w-]*)((?: --[\w-]+(?: [^\s-][^\s]*)?)*)/g)) {
     calls++;
-    const known = FLAGS.filter((f) => (f.commands as readonly string[]).includes(command!)).map((f) => f.name);
-    assert.ok(known.length > 0, `${where}: eip-agent ${command} is not a command with flags in agent/flags.ts`);
+    const known = flagsOf(command!);
+    assert.ok(known.length > 0, `${where}: eip-agent ${command} is not a command with flags in agent/cli/flags.ts`);
     for (const [, flag] of args!.matchAll(/--([\w-]+)/g)) {
-      assert.ok(known.includes(flag!), `${where}: eip-agent ${command} --${flag} is not a flag of ${command} in agent/flags.ts`);
+      assert.ok(known.includes(flag!), `${where}: eip-agent ${command} --${flag} is not a flag of ${command} in agent/cli/flags.ts`);
     }
   }
   return calls;
@@ -46,14 +52,14 @@ function checkAgentCalls(script: string, where: string): number {
 
 /** EIP_AGENT_<FLAG>=value lines (the format of the image's entry point), checked against the flag table. */
 function checkSettings(text: string, where: string, command = 'run'): Map<string, string> {
-  const flags = new Set(FLAGS.filter((f) => (f.commands as readonly string[]).includes(command)).map((f) => envName(f.name)));
+  const flags = new Set(flagsOf(command).map(envName));
   const settings = new Map<string, string>();
   text.split('\n').forEach((line, i) => {
     if (line === '' || line.startsWith('#')) return;
     const m = /^(EIP_AGENT_[A-Z0-9_]+)=(.*)$/.exec(line);
     assert.ok(m, `${where} line ${i + 1}: expected EIP_AGENT_<FLAG>=value, got ${JSON.stringify(line)}`);
     // `claim` takes the same flags as `run` (issue 14).
-    assert.ok(flags.has(m[1]!), `${where} line ${i + 1}: ${m[1]} is not the variable of a ${command} flag (agent/flags.ts)`);
+    assert.ok(flags.has(m[1]!), `${where} line ${i + 1}: ${m[1]} is not the variable of a ${command} flag (agent/cli/flags.ts)`);
     settings.set(m[1]!, m[2]!);
   });
   return settings;
@@ -157,7 +163,7 @@ describe('Bottlerocket example', () => {
   test("the image's entry point runs the installed agent, reads the variables of real flags, and names the containers' directories", () => {
     assert.match(entrypoint, new RegExp(`^agent=${PATHS.binary}$`, 'm'));
     assert.match(read('scripts/image/build.sh'), new RegExp(`"\\$rootfs${PATHS.binary}"`));
-    const known = new Set(FLAGS.map((f) => envName(f.name)));
+    const known = new Set(Object.keys(FLAGS).map(envName));
     for (const [name] of entrypoint.matchAll(/EIP_AGENT_[A-Z][A-Z0-9_]*/g)) {
       if (name !== 'EIP_AGENT_') assert.ok(known.has(name), `eip-agent-container names ${name}, which is no flag's variable`);
     }
@@ -165,16 +171,11 @@ describe('Bottlerocket example', () => {
     assert.match(entrypoint, /\/\.bottlerocket\/host-containers\/current/);
     assert.match(entrypoint, /kind=host-containers command=run$/m);
     // Containers get a fresh, writable /run: the lock file (and the control socket) live there.
-    assert.match(String(FLAGS.find((f) => f.name === 'lock-file')?.default), /^\/run\//);
+    assert.match(FLAGS['lock-file'].default, /^\/run\//);
   });
 
-  test('the bootstrap container runs `claim`, with settings `claim` takes', (t) => {
+  test('the bootstrap container runs `claim`, with settings `claim` takes', () => {
     assert.match(entrypoint, /kind=bootstrap-containers command=claim$/m);
-    // `claim` is being added by the lead engineer (issue 14), with the flags of `run`.
-    if (!FLAGS.some((f) => (f.commands as readonly string[]).includes('claim'))) {
-      t.skip('`claim` is not in agent/flags.ts yet (issue 14: the lead adds it); this check runs once it is');
-      return;
-    }
     checkSettings(decode(bootstrap?.['user-data']), 'bootstrap user-data', 'claim');
   });
 });

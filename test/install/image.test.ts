@@ -204,13 +204,8 @@ describe('container image', { skip: SKIP }, () => {
     });
   });
 
-  // `eip-agent claim` is being added by the lead engineer (issue 14). Until then the binary
-  // does not know it and this test is skipped; it runs as soon as `--help` lists `claim`.
   test('a Bottlerocket bootstrap container runs `claim` (exit 0, address live); `run` then resumes with no AssociateAddress', async (t) => {
-    if (!hasClaim) {
-      t.skip('`eip-agent claim` is not in this build yet (issue 14: the lead adds it); this test runs once `--help` lists it');
-      return;
-    }
+    assert.ok(hasClaim, '`eip-agent --help` in the image lists `claim`');
     const sim = await Sim.start({ pool: 2 });
     const node = await sim.addNode();
     try {
