@@ -85,11 +85,21 @@ describe('real clients against the simulator', () => {
     const moved = await ok('associate-address', '--allocation-id', first, '--instance-id', b);
     assert.equal(sim.world.addresses.get(first)?.association?.instanceId, b);
 
-    // The shipped IAM policy, asked through --dry-run: the pool address yes, another no.
+    // The shipped IAM policy, asked through --dry-run with node a's role credentials: a pool
+    // address onto its own instance yes; an address outside the pool, or static keys, no.
     const iam = enforcePolicy(sim.ec2, sim.world, JSON.parse(readFileSync('scripts/iam-policy.json', 'utf8')));
+    const role = sim.nodes[0]!.instance.credentials;
+    const asNode = { ...env, AWS_ACCESS_KEY_ID: role.accessKeyId, AWS_SECRET_ACCESS_KEY: role.secretAccessKey, AWS_SESSION_TOKEN: role.sessionToken };
+    const awsAsNode = (...args: string[]) => run(AWS, ['--region', sim.world.region, '--endpoint-url', sim.ec2.url, '--output', 'json', 'ec2', ...args], asNode);
+    const refusedAsNode = async (code: string, ...args: string[]) => {
+      const result = await awsAsNode(...args);
+      assert.notEqual(result.code, 0, `aws ${args.join(' ')} succeeded`);
+      assert.match(result.stderr, new RegExp(`\\(${code}\\)`), result.stderr);
+    };
     try {
-      await refused('DryRunOperation', 'associate-address', '--allocation-id', pool[1].AllocationId, '--instance-id', a, '--no-allow-reassociation', '--dry-run');
-      await refused('UnauthorizedOperation', 'associate-address', '--allocation-id', untagged.allocationId, '--instance-id', a, '--no-allow-reassociation', '--dry-run');
+      await refusedAsNode('DryRunOperation', 'associate-address', '--allocation-id', pool[1].AllocationId, '--instance-id', a, '--no-allow-reassociation', '--dry-run');
+      await refusedAsNode('UnauthorizedOperation', 'associate-address', '--allocation-id', untagged.allocationId, '--instance-id', a, '--no-allow-reassociation', '--dry-run');
+      await refused('UnauthorizedOperation', 'associate-address', '--allocation-id', pool[1].AllocationId, '--instance-id', a, '--no-allow-reassociation', '--dry-run');
     } finally {
       iam.off();
     }

@@ -16,7 +16,8 @@ async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
 
 test('token buckets: reads and writes are throttled separately, then refill', async (t) => {
   const { world, sim, instance, client } = await ec2Fixture(t, {
-    faults: { throttle: { read: { capacity: 2, refillPerSecond: 20 }, write: { capacity: 1, refillPerSecond: 0 } } },
+    // A slow refill, so that a loaded machine cannot slip a token in between the calls.
+    faults: { throttle: { read: { capacity: 2, refillPerSecond: 1 }, write: { capacity: 1, refillPerSecond: 0 } } },
   });
   const [a, b] = world.addPool(2, {});
   const c = client();
@@ -30,7 +31,7 @@ test('token buckets: reads and writes are throttled separately, then refill', as
   await rejectsWith(c.send(new AssociateAddressCommand({ AllocationId: b!.allocationId, NetworkInterfaceId: eni })), 'RequestLimitExceeded', 503);
   assert.equal(b!.association, undefined);
 
-  await new Promise((resolve) => setTimeout(resolve, 60)); // 20/s: one token is back after 50 ms
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // 1/s: one token is back after a second
   await describe();
   assert.equal(sim.count({ outcome: 'RequestLimitExceeded' }), 2);
 
