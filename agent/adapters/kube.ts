@@ -1,49 +1,22 @@
-// The Kubernetes side of the drain (SPEC §5): lists the pods bound to this node with the
-// kubeconfig's credentials. Errors are typed here once; nothing is retried here, the
-// drain loop polls until its timeout.
-import { readFile } from 'node:fs/promises';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { AgentError, kindOfStatus, networkCode } from '../shared/errors.js';
-import type { KubePort, PodView } from '../shared/ports.js';
-import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
-import { isObject, parseExecCredential, runExecFile, type Credential, type ExecResult, type RunExec } from './kube-exec.js';
-import type { ExecConfig, KubeTarget } from './kubeconfig.js';
+// The KubePort over the API server: the pods bound to this node (SPEC §5), this node's
+// Node (labels and annotations, SPEC §4a) and Events about it. Answers are checked here:
+// one that lacks what it must carry is `malformed`.
+import { AgentError } from '../shared/errors.js';
+import type { KubePort, NodeView, PodView } from '../shared/ports.js';
+import { createKubeTransport, type KubeClientDeps, type KubeTransport } from './kube-client.js';
+import { isObject } from './kube-exec.js';
+import type { KubeTarget } from './kubeconfig.js';
 
-export type { RunExec } from './kube-exec.js';
-
-export interface KubeClientDeps {
-  /** epoch ms, for exec credential expiry */
-  now?: () => number;
-  runExec?: RunExec;
-  /** deadline of one API request, connect to last byte */
-  timeoutMs?: number;
-  /** deadline of one exec plugin run */
-  execTimeoutMs?: number;
-}
+export type { KubeClientDeps, RunExec } from './kube-client.js';
 
 export interface KubeClient extends KubePort {
   /** Closes pooled connections. */
   close(): Promise<void>;
 }
 
-// An API server that has not answered a list in 5 s is as good as down for this poll; the
-// drain loop asks again.
-const DEFAULT_TIMEOUT_MS = 5_000;
-// `aws eks get-token` normally answers in about a second; allow for a slow STS.
-const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
-// Refresh an exec token this long before it expires, so that it does not expire in flight.
-const EXPIRY_MARGIN_MS = 30_000;
-// Certificate verification failures: retrying will not make the server trusted.
-const TLS_TRUST_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+// Events of a node go to the `default` namespace, as kubelet's own do.
+const EVENT_NAMESPACE = 'default';
+const COMPONENT = 'eip-agent';
 
 function podView(item: unknown): PodView | undefined {
   if (!isObject(item) || !isObject(item.metadata)) return undefined;
@@ -61,202 +34,80 @@ function podView(item: unknown): PodView | undefined {
   };
 }
 
-/** The message of a Kubernetes Status body, if that is what came back. */
-function statusMessage(text: string): string {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (isObject(parsed) && typeof parsed.message === 'string') return `: ${parsed.message.slice(0, 300)}`;
-  } catch {
-    // not a Status: the status code says enough
-  }
-  return '';
+const strings = (value: unknown): Record<string, string> =>
+  isObject(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+
+function nodeView(item: unknown): NodeView | undefined {
+  if (!isObject(item) || item.kind !== 'Node' || !isObject(item.metadata)) return undefined;
+  const { name, uid, labels, annotations } = item.metadata;
+  if (typeof name !== 'string' || typeof uid !== 'string') return undefined;
+  return { name, uid, labels: strings(labels), annotations: strings(annotations) };
 }
 
 export function createKubeClient(target: KubeTarget, deps: KubeClientDeps = {}): KubeClient {
-  const now = deps.now ?? Date.now;
-  const runExec = deps.runExec ?? runExecFile;
-  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const execTimeoutMs = deps.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-  const base = target.server.replace(/\/+$/, '');
-  const where = `kubernetes API ${base}`;
+  return kubePort(createKubeTransport(target, deps));
+}
 
-  // One pooled agent per client certificate; an exec plugin may hand out a new one. The
-  // agent of a certificate no longer used is destroyed once its requests have finished.
-  interface Pool {
-    cert: string | undefined;
-    key: string | undefined;
-    agent: HttpAgent;
-    inFlight: number;
-    retired: boolean;
-  }
-  let pool: Pool | undefined;
-  const retire = (old: Pool): void => {
-    old.retired = true;
-    if (old.inFlight === 0) old.agent.destroy();
+export function kubePort(api: KubeTransport): KubeClient {
+  const malformed = (what: string, expected: string) => new AgentError('malformed', 'kube.malformed', `${api.where}: ${what}: answer is not ${expected}`);
+  const node = (answer: unknown, what: string): NodeView => {
+    const view = nodeView(answer);
+    if (!view) throw malformed(what, 'a Node');
+    return view;
   };
-  const poolFor = (cert: string | undefined, key: string | undefined): Pool => {
-    if (pool && pool.cert === cert && pool.key === key) return pool;
-    if (pool) retire(pool);
-    const agent = /^https:/i.test(base)
-      ? new HttpsAgent({
-          keepAlive: true,
-          rejectUnauthorized: !target.insecureSkipTlsVerify,
-          ...(target.ca !== undefined ? { ca: target.ca } : {}),
-          ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-        })
-      : new HttpAgent({ keepAlive: true });
-    pool = { cert, key, agent, inFlight: 0, retired: false };
-    return pool;
-  };
-
-  let execCached: Credential | undefined;
-  let execRunning: Promise<Credential> | undefined;
-
-  const runPlugin = async (exec: ExecConfig): Promise<Credential> => {
-    const fail = (what: string, cause?: unknown): AgentError =>
-      new AgentError('auth', 'kube.exec', `kubeconfig exec plugin ${exec.command}: ${what}`, { cause });
-    // As kubectl does: the plugin learns the API version wanted, and that nobody can answer
-    // a prompt.
-    const info = {
-      apiVersion: exec.apiVersion,
-      kind: 'ExecCredential',
-      spec: {
-        interactive: false,
-        ...(exec.provideClusterInfo
-          ? {
-              cluster: {
-                server: target.server,
-                'insecure-skip-tls-verify': target.insecureSkipTlsVerify,
-                ...(target.ca !== undefined ? { 'certificate-authority-data': Buffer.from(target.ca).toString('base64') } : {}),
-              },
-            }
-          : {}),
-      },
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
-    for (const { name, value } of exec.env) env[name] = value;
-    let result: ExecResult;
-    try {
-      result = await runExec(exec.command, exec.args, { env, timeoutMs: execTimeoutMs });
-    } catch (error) {
-      throw fail(`could not run (${(error as NodeJS.ErrnoException).code ?? String(error)})`, error);
-    }
-    if (result.timedOut) throw fail(`no answer within ${execTimeoutMs} ms`);
-    if (result.exitCode !== 0) {
-      const line = result.stderr.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300);
-      throw fail(`exited with ${result.exitCode === null ? 'a signal' : `code ${result.exitCode}`}${line ? `: ${line}` : ''}`);
-    }
-    const credential = parseExecCredential(result.stdout, exec);
-    if (typeof credential === 'string') throw fail(credential);
-    return credential;
-  };
-
-  const execCredential = async (exec: ExecConfig, refresh: boolean): Promise<Credential> => {
-    const fresh = execCached && (execCached.expiresAt === undefined || now() < execCached.expiresAt - EXPIRY_MARGIN_MS);
-    if (fresh && !refresh) return execCached!;
-    execCached = undefined;
-    // Concurrent callers share one plugin run.
-    execRunning ??= runPlugin(exec).finally(() => {
-      execRunning = undefined;
-    });
-    execCached = await execRunning;
-    return execCached;
-  };
-
-  /** client-go's order: a token set in the kubeconfig wins over the exec plugin. */
-  const credential = async (refresh: boolean): Promise<Credential> => {
-    const fixed = { cert: target.clientCert, key: target.clientKey };
-    if (target.token !== undefined) return { ...fixed, token: target.token };
-    if (target.tokenFile !== undefined) {
-      try {
-        return { ...fixed, token: (await readFile(target.tokenFile, 'utf8')).trim() };
-      } catch (error) {
-        throw new AgentError(
-          'auth',
-          'kube.token-file',
-          `kubeconfig tokenFile ${target.tokenFile}: expected a readable file, got ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-        );
-      }
-    }
-    if (target.exec !== undefined) {
-      const fromExec = await execCredential(target.exec, refresh);
-      return fromExec.cert !== undefined ? fromExec : { ...fixed, ...fromExec };
-    }
-    return fixed;
-  };
-
-  const send = async (path: string, what: string, auth: Credential, signal?: AbortSignal): Promise<{ status: number; text: string }> => {
-    const used = poolFor(auth.cert, auth.key);
-    used.inFlight += 1;
-    try {
-      const response = await httpRequest({
-        url: `${base}${path}`,
-        method: 'GET',
-        headers: {
-          accept: 'application/json',
-          'user-agent': 'eip-agent',
-          ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
-        },
-        agent: used.agent,
-        timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
-      // httpRequest reads the body on every path: an unread body holds the socket.
-      return { status: response.status, text: response.body };
-    } catch (error) {
-      // The caller's cancellation is not a fault of the API server: pass it on as is.
-      if (signal?.aborted) throw signal.reason;
-      if (error instanceof HttpTimeoutError) {
-        throw new AgentError('transient', 'kube.timeout', `${where}: ${what}: no answer within ${timeoutMs} ms`, { cause: error });
-      }
-      if (error instanceof HttpBodyTooLargeError) throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: ${error.message}`, { cause: error });
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
-        throw new AgentError('auth', 'kube.tls', `${where}: ${what}: server certificate not trusted (${code})`, { cause: error });
-      }
-      // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
-      const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
-      if (network !== undefined) throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${network}`, { cause: error });
-      throw error; // anything else is a bug of ours, not a fault of the API server
-    } finally {
-      used.inFlight -= 1;
-      if (used.retired && used.inFlight === 0) used.agent.destroy();
-    }
-  };
-
-  const get = async (path: string, what: string, signal?: AbortSignal): Promise<unknown> => {
-    let answer = await send(path, what, await credential(false), signal);
-    // An exec token can be revoked before its stated expiry: ask the plugin once more.
-    const usesExec = target.exec !== undefined && target.token === undefined && target.tokenFile === undefined;
-    if (answer.status === 401 && usesExec) answer = await send(path, what, await credential(true), signal);
-    const { status, text } = answer;
-    if (status === 200) {
-      try {
-        return JSON.parse(text);
-      } catch (error) {
-        throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: answer is not JSON`, { cause: error });
-      }
-    }
-    const message = `${where}: ${what}: HTTP ${status}${statusMessage(text)}`;
-    const kind = kindOfStatus(status);
-    throw new AgentError(kind, status === 401 ? 'kube.unauthorized' : status === 403 ? 'kube.forbidden' : `kube.${kind === 'transient' ? 'unavailable' : kind}`, message);
-  };
-
   return {
     async listPodsOnNode(nodeName, signal) {
       const what = `list pods on node ${nodeName}`;
       // Exactly this selector: the Node authorizer lets a node list nothing else.
-      const list = await get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`, what, signal);
+      const path = `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`;
+      const list = await api.request({ method: 'GET', path, what, ...(signal ? { signal } : {}) });
       const items = isObject(list) && list.kind === 'PodList' && Array.isArray(list.items) ? list.items : undefined;
       const pods = items?.map(podView);
-      if (!pods || pods.includes(undefined)) {
-        throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: answer is not a PodList`);
-      }
+      if (!pods || pods.includes(undefined)) throw malformed(what, 'a PodList');
       return pods as PodView[];
     },
-    async close() {
-      if (pool) retire(pool);
-      pool = undefined;
+    async getNode(nodeName, signal) {
+      const what = `get node ${nodeName}`;
+      const answer = await api.request({ method: 'GET', path: `/api/v1/nodes/${encodeURIComponent(nodeName)}`, what, absentOk: true, ...(signal ? { signal } : {}) });
+      return answer === undefined ? undefined : node(answer, what);
     },
+    async patchNode(nodeName, patch, signal) {
+      const what = `label node ${nodeName}`;
+      const answer = await api.request({
+        method: 'PATCH',
+        path: `/api/v1/nodes/${encodeURIComponent(nodeName)}`,
+        what,
+        // A JSON merge patch: only the keys named change; null removes one.
+        body: { metadata: { ...(patch.labels ? { labels: patch.labels } : {}), ...(patch.annotations ? { annotations: patch.annotations } : {}) } },
+        contentType: 'application/merge-patch+json',
+        ...(signal ? { signal } : {}),
+      });
+      return node(answer, what);
+    },
+    async recordEvent(target, event, signal) {
+      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      await api.request({
+        method: 'POST',
+        path: `/api/v1/namespaces/${EVENT_NAMESPACE}/events`,
+        what: `record event ${event.reason} on node ${target.name}`,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${target.name}.`, namespace: EVENT_NAMESPACE },
+          involvedObject: { apiVersion: 'v1', kind: 'Node', name: target.name, uid: target.uid },
+          type: event.type,
+          reason: event.reason,
+          message: event.message,
+          source: { component: COMPONENT, host: target.name },
+          reportingComponent: COMPONENT,
+          reportingInstance: target.name,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+        ...(signal ? { signal } : {}),
+      });
+    },
+    close: () => api.close(),
   };
 }

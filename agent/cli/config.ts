@@ -3,10 +3,11 @@
 import { isIP } from 'node:net';
 import type { LogFormat, LogLevel } from '../shared/log.js';
 import type { ListenAddress, PoolSelector } from '../shared/ports.js';
-import { Flags, LIVE_CHECKS, camel, envName, flagsFor, type CommandName, type FlagName } from './flags.js';
+import { Flags, GATES, LIVE_CHECKS, camel, envName, flagsFor, type CommandName, type FlagName } from './flags.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type LiveCheck = (typeof LIVE_CHECKS)[number];
+export type Gate = (typeof GATES)[number];
 export type { ListenAddress } from '../shared/ports.js';
 
 export interface ClientConfig {
@@ -22,6 +23,8 @@ export interface RunConfig extends ClientConfig {
   liveCheck: LiveCheck;
   egressCheckUrl: string;
   claimTimeoutMs: number;
+  gate: Gate;
+  gateTimeoutMs: number;
   relistIntervalMs: number;
   drainTimeoutMs: number;
   kubeconfig: string;
@@ -151,6 +154,7 @@ export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
 
   const durations = [
     ['claim-timeout', 0],
+    ['gate-timeout', 0],
     ['drain-timeout', 0],
     ['relist-interval', 0.05],
   ] as const;
@@ -175,6 +179,8 @@ export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
       liveCheck: flags.get('live-check'),
       egressCheckUrl,
       claimTimeoutMs: seconds(flags.get('claim-timeout')),
+      gate: flags.get('gate'),
+      gateTimeoutMs: seconds(flags.get('gate-timeout')),
       relistIntervalMs: seconds(flags.get('relist-interval')),
       drainTimeoutMs: seconds(flags.get('drain-timeout')),
       kubeconfig: flags.get('kubeconfig') ?? (env['KUBECONFIG']?.split(':')[0] || DEFAULT_KUBECONFIG),
@@ -213,6 +219,8 @@ export function describeConfig(config: RunConfig): Record<string, unknown> {
     region: config.region,
     liveCheck: config.liveCheck,
     claimTimeoutS: config.claimTimeoutMs / 1000,
+    gate: config.gate,
+    ...(config.gate === 'label' ? { gateTimeoutS: config.gateTimeoutMs / 1000 } : {}),
     drainTimeoutS: config.drainTimeoutMs / 1000,
     relistIntervalS: config.relistIntervalMs / 1000,
     kubeconfig: config.kubeconfig,

@@ -21,6 +21,7 @@ export const LIVE_CHECKS = ['imds', 'egress', 'none'] as const;
 export const LOG_FORMATS = ['json', 'text'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const STATUS_FORMATS = ['json', 'text'] as const;
+export const GATES = ['strict', 'label'] as const;
 
 export const FLAGS = {
   'tag-key': { type: 'string', describe: 'tag key that marks pool addresses (required for run and claim)', commands: DAEMON },
@@ -35,6 +36,14 @@ export const FLAGS = {
   'drain-timeout': { type: 'number', default: 300, describe: 'seconds to wait for workload pods to leave before releasing anyway', commands: DAEMON },
   kubeconfig: { type: 'string', describe: 'kubeconfig for the drain check (default: KUBECONFIG, else /var/lib/kubelet/kubeconfig)', commands: DAEMON },
   'node-name': { type: 'string', describe: "this node's name in Kubernetes (default: IMDS local-hostname)", commands: DAEMON },
+  gate: {
+    type: 'string',
+    default: 'strict',
+    choices: GATES,
+    describe: 'strict: kubelet waits for a live address; label: kubelet may start after --gate-timeout without one, and only a node holding an address carries the eip-agent.io/public-ip label',
+    commands: DAEMON,
+  },
+  'gate-timeout': { type: 'number', default: 60, describe: 'with --gate label: seconds kubelet waits for an address before it starts without one', commands: DAEMON },
   'lock-file': { type: 'string', default: '/run/eip-agent/eip-agent.pid', describe: 'pid file that keeps a second agent from running on this node', commands: DAEMON },
   'health-listen': { type: 'string', default: '127.0.0.1:8099', describe: 'address of the local health endpoint (host:port)', commands: CLIENTS },
   'log-format': { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'json (one object a line) or text', commands: DAEMON },

@@ -24,7 +24,11 @@ export interface Status {
   lastError: string | null;
   termination: string | null;
   rebalanceNotice: string | null;
+  /** --gate: strict keeps kubelet waiting for a live address; label lets it start after --gate-timeout without one */
+  gate: { policy: GatePolicy; open: boolean };
 }
+
+export type GatePolicy = 'strict' | 'label';
 
 /** What a claim cut short may hold that no listing shows yet (reads lag writes): the release finds it here. */
 export interface Trail {
@@ -56,6 +60,12 @@ export type Fact =
   | { type: 'lost'; reason: string }
   | { type: 'back' }
   | { type: 'error'; message: string }
+  /** the pool has no free address (for the cluster's events; the reason shows in `claiming`) */
+  | { type: 'exhausted'; size: number }
+  /** an Elastic IP outside the pool sits on the target (G2a) */
+  | { type: 'foreign'; reason: string }
+  /** --gate label: kubelet may start without an address */
+  | { type: 'gate-open' }
   | { type: 'termination'; detail: string }
   | { type: 'rebalance'; notice: string }
   | { type: 'draining'; reason: string }
@@ -63,7 +73,7 @@ export type Fact =
   | { type: 'released'; reason: string }
   | { type: 'failed'; reason: string };
 
-export function initialState(pool: PoolSelector, version: string): AgentState {
+export function initialState(pool: PoolSelector, version: string, gate: GatePolicy = 'strict'): AgentState {
   return {
     status: {
       phase: 'starting',
@@ -84,6 +94,7 @@ export function initialState(pool: PoolSelector, version: string): AgentState {
       lastError: null,
       termination: null,
       rebalanceNotice: null,
+      gate: { policy: gate, open: false },
     },
     trail: { uncertain: [] },
   };
@@ -111,7 +122,10 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
     if (!move.from.includes(phase) || (phase !== move.to && !canMove(phase, move.to))) return state;
     const reason = 'reason' in fact ? fact.reason : null;
     const status = { ...state.status, phase: move.to, reason };
-    if (move.to === 'ready') status.readySince = new Date(now).toISOString();
+    if (move.to === 'ready') {
+      status.readySince = new Date(now).toISOString();
+      status.gate = { ...status.gate, open: true };
+    }
     if (fact.type === 'failed') status.lastError = fact.reason;
     if (fact.type === 'released') status.associationId = null;
     return { ...state, status };
@@ -146,11 +160,21 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
       return set({ termination: fact.detail });
     case 'rebalance':
       return set({ rebalanceNotice: fact.notice });
+    case 'gate-open':
+      return set({ gate: { ...state.status.gate, open: true } });
     default:
       return state;
   }
 }
 
-export function readiness(status: Status): { ready: boolean; phase: Phase; reason: string | null } {
-  return { ready: status.phase === 'ready', phase: status.phase, reason: status.reason };
+export interface Readiness {
+  ready: boolean;
+  phase: Phase;
+  reason: string | null;
+  /** kubelet may start: the address is live, or (--gate label) the gate's wait is over */
+  gateOpen: boolean;
+}
+
+export function readiness(status: Status): Readiness {
+  return { ready: status.phase === 'ready', phase: status.phase, reason: status.reason, gateOpen: status.gate.open };
 }

@@ -69,6 +69,8 @@ export async function claim(deps: ClaimDeps, settings: ClaimSettings, signal: Ab
       case 'wait': {
         if (step.why === 'exhausted' || step.why === 'foreign-eip' || step.why === 'held-elsewhere') {
           report({ type: 'claiming', reason: step.reason });
+          if (step.why === 'exhausted') report({ type: 'exhausted', size: memory.listing?.size ?? 0 });
+          else report({ type: 'foreign', reason: step.reason });
           const event = step.why === 'exhausted' ? 'pool.exhausted' : 'claim.foreign-eip';
           log[step.why === 'exhausted' ? 'warn' : 'error'](event, { pool, reason: step.reason, waitMs: step.ms });
         } else {

@@ -4,7 +4,7 @@
 // production ones, tests build theirs over the simulator.
 import type { Claimed } from '../core/claim-decision.js';
 import { isOn, viewPool } from '../core/pool.js';
-import type { Status } from '../core/status.js';
+import type { GatePolicy, Status } from '../core/status.js';
 import { AgentError, errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EC2_READ_RETRY, type RetryPolicy } from '../shared/pacing.js';
@@ -12,6 +12,7 @@ import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort, ListenAddress, Notify,
 import { retrying } from '../shared/retry.js';
 import type { Timing } from '../shared/time.js';
 import { claim } from './claim.js';
+import { kubeCluster, noCluster, type Cluster } from './cluster.js';
 import { identify, type IdentifyOptions, type Me } from './identify.js';
 import { waitLive, watchLive, type LiveCheck } from './live.js';
 import { Metrics } from './metrics.js';
@@ -23,6 +24,8 @@ export interface DaemonConfig extends IdentifyOptions {
   pool: PoolSelector;
   health: ListenAddress;
   claimTimeoutMs: number;
+  gate: GatePolicy;
+  gateTimeoutMs: number;
   relistIntervalMs: number;
   drainTimeoutMs: number;
   /** systemd's INVOCATION_ID is set (G5a) */
@@ -61,11 +64,13 @@ export interface DaemonDeps {
   /** retry policy of EC2 reads; the soak shortens it */
   reads?: RetryPolicy;
   /** poll intervals; tests shorten them */
-  intervals?: { liveMs?: number; watchMs?: number; noticesMs?: number; drainMs?: number };
+  intervals?: { liveMs?: number; watchMs?: number; noticesMs?: number; drainMs?: number; clusterMs?: number };
 }
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
 const RELEASE_BUDGET_MS = 120_000;
+// The label and the last events get a few seconds at the end; the release never waits longer for them.
+const CLUSTER_BUDGET_MS = 5_000;
 
 /** What the first half of the node's life got to before its end came (or the claim finished). */
 interface Life {
@@ -81,6 +86,10 @@ interface Agent {
   latch: TerminationLatch;
   /** aborted (with an Ending) when the node's life ends, or when the daemon stops */
   stop: AbortController;
+  /** aborted only when the daemon stops: what must outlive the end of the node (labels, events) */
+  lifetime: AbortController;
+  /** the label and the events on this node's Node; set once the node's name is known */
+  cluster: Cluster;
   report: Report;
   started: number;
   /** a background task that fails with anything but a typed error stops the daemon, loudly */
@@ -90,22 +99,46 @@ interface Agent {
 }
 
 function createAgent(deps: DaemonDeps): Agent {
-  const metrics = new Metrics(deps.version, deps.config.pool.tagValue === undefined ? `${deps.config.pool.tagKey}=*` : `${deps.config.pool.tagKey}=${deps.config.pool.tagValue}`);
-  const store = new AgentStore(deps.config.pool, deps.version, metrics, deps.log, deps.timing.clock);
+  const metrics = new Metrics(deps.version, poolName(deps.config.pool));
+  const store = new AgentStore(deps.config.pool, deps.version, metrics, deps.log, deps.timing.clock, deps.config.gate);
   let crash!: (error: unknown) => void;
   const crashed = new Promise<never>((_, reject) => (crash = reject));
   crashed.catch(() => {}); // observed through Promise.race only
-  return {
+  const agent: Agent = {
     deps,
     store,
     metrics,
     latch: new TerminationLatch(),
     stop: new AbortController(),
-    report: (fact) => store.apply(fact),
+    lifetime: new AbortController(),
+    cluster: noCluster,
+    // The one writer: facts change the state, and the cluster's view follows them.
+    report: (fact) => {
+      store.apply(fact);
+      agent.cluster.observe(fact);
+    },
     started: deps.timing.clock.now(),
     background: (task) => void task.catch(crash),
     crashed,
   };
+  return agent;
+}
+
+const poolName = (pool: PoolSelector) => `${pool.tagKey}=${pool.tagValue ?? '*'}`;
+
+/** --gate label: after --gate-timeout without a live address, kubelet may start without one. */
+async function openGateLater(agent: Agent): Promise<void> {
+  const { deps, store } = agent;
+  try {
+    await deps.timing.sleep(deps.config.gateTimeoutMs, agent.stop.signal);
+  } catch (error) {
+    if (agent.stop.signal.aborted) return;
+    throw error;
+  }
+  if (store.readiness().gateOpen) return;
+  agent.report({ type: 'gate-open' });
+  deps.log.warn('gate.open', { gate: 'label', reason: store.status().reason, note: 'kubelet may start without an address; the node gets its label when it wins one' });
+  await deps.notify(`READY=1\nSTATUS=no address yet, kubelet may start (--gate label): ${store.status().reason ?? ''}`).catch((error: unknown) => deps.log.warn('notify.sent', { error: errorMessage(error) }));
 }
 
 /** An AbortSignal that also aborts after `ms` on the injected clock (0: never); cancel() frees its timer. */
@@ -150,6 +183,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   });
   log.info('health.listening', { listen: health.listen });
   if (!config.health.loopback) log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; /release still accepts loopback peers only' });
+  if (config.gate === 'label') agent.background(openGateLater(agent));
   const unsubscribe = watchSignals(deps.signals, { underSystemd: config.underSystemd, isSystemStopping: deps.isSystemStopping }, agent.latch);
   void agent.latch.first.then((termination) => {
     log.info('termination', { ...termination });
@@ -167,6 +201,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     throw error;
   } finally {
     agent.stop.abort(new Error('the daemon stops'));
+    agent.lifetime.abort(new Error('the daemon stops'));
     unsubscribe();
     await health.close();
   }
@@ -184,8 +219,15 @@ export async function claimOnce(deps: DaemonDeps): Promise<number> {
     agent.stop.abort(new Ending({ source: 'signal', detail: signal, release: false, force: false }));
   });
   try {
-    const life = await guarded(agent, untilTheEnd(agent));
-    if (!life.claimed) throw new AgentError('transient', 'claim.cut-short', `ended by ${agent.latch.reported?.detail ?? 'a signal'} before an address was live`);
+    // --gate label: the node may boot on without an address after --gate-timeout; the
+    // daemon started after us keeps claiming.
+    const gate = deps.config.gate === 'label' ? deps.timing.sleep(deps.config.gateTimeoutMs, agent.stop.signal).then(() => 'open' as const, () => 'stopped' as const) : new Promise<never>(() => {});
+    const life = await guarded(agent, Promise.race([untilTheEnd(agent), gate]));
+    if (life === 'open') {
+      deps.log.warn('gate.open', { gate: 'label', reason: agent.store.status().reason, note: 'no address yet; the node boots on, and the daemon keeps claiming' });
+      return 0;
+    }
+    if (life === 'stopped' || !life.claimed) throw new AgentError('transient', 'claim.cut-short', `ended by ${agent.latch.reported?.detail ?? 'a signal'} before an address was live`);
     return 0;
   } finally {
     agent.stop.abort(new Error('the claim is over'));
@@ -206,6 +248,10 @@ async function untilTheEnd(agent: Agent): Promise<Life> {
     log.info('identity', { ...target, region: me.region, availabilityZone: me.availabilityZone, nodeName: me.nodeName });
     const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));
     life.ec2 = ec2;
+    if (deps.kube) {
+      agent.cluster = kubeCluster({ kube: deps.kube, nodeName: me.nodeName, pool: poolName(config.pool), log, timing: deps.timing, intervalMs: deps.intervals?.clusterMs });
+      agent.background(agent.cluster.run(agent.lifetime.signal));
+    }
     agent.background(watchNotices({ imds: deps.imds, latch: agent.latch, report, log, timing: deps.timing, intervalMs: deps.intervals?.noticesMs }, stop.signal));
     const check = deps.liveCheck(target);
     life.claimed = await claimLive(agent, me, ec2, check);
@@ -252,6 +298,11 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
   report({ type: 'ready' });
   metrics.secondsToReady = (timing.clock.now() - agent.started) / 1000;
   log.info('ready', { ...claimed, secondsToReady: metrics.secondsToReady, ec2Calls: metrics.ec2CallTotal() });
+  agent.cluster.event({
+    type: 'Normal',
+    reason: 'AddressClaimed',
+    message: `${claimed.resumed ? 'resumed' : 'claimed'} ${claimed.publicIp} (${claimed.allocationId}) on ${me.target.networkInterfaceId}: ready in ${metrics.secondsToReady.toFixed(1)} s with ${metrics.ec2CallTotal()} EC2 calls`,
+  });
   await deps.notify(`READY=1\nSTATUS=ready: ${claimed.publicIp} on ${me.target.networkInterfaceId}`).then(
     () => log.debug('notify.sent', { state: 'READY=1' }),
     (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
@@ -282,13 +333,20 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
   const drainStart = timing.clock.now();
   const drain = await drainWait({ kube: deps.kube, nodeName: me.nodeName, report, log, timing, intervalMs: deps.intervals?.drainMs }, config.drainTimeoutMs, agent.latch.forced);
   metrics.drainSeconds = (timing.clock.now() - drainStart) / 1000;
+  if (drain === 'timeout') {
+    agent.cluster.event({ type: 'Warning', reason: 'DrainTimedOut', message: `workload pods still on ${me.nodeName} after ${config.drainTimeoutMs / 1000} s; releasing ${held.publicIp} anyway: the instance is going away` });
+  }
   // The release's own budget starts after the drain wait, which may take --drain-timeout.
   const budget = deadline(timing, RELEASE_BUDGET_MS, new AbortController().signal, () => new AgentError('transient', 'release.timeout', `the release did not finish within ${RELEASE_BUDGET_MS / 1000} s`));
   try {
+    // The label goes first: IP-bound workloads must not be placed on a node losing its IP.
+    await agent.cluster.withdraw(AbortSignal.any([budget.signal, deadline(timing, CLUSTER_BUDGET_MS, budget.signal, () => new Error('unlabel took too long')).signal]));
     report({ type: 'releasing', reason: `disassociating ${held.publicIp}` });
     log.info('release.start', { ...held, drain });
     const outcome = await releaseAddress({ ec2, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) }, held, me.target, budget.signal);
     report({ type: 'released', reason: outcome });
+    agent.cluster.event({ type: 'Normal', reason: 'AddressReleased', message: `${held.publicIp} (${held.allocationId}) ${outcome} after the drain (${drain})` });
+    await agent.cluster.flush(deadline(timing, CLUSTER_BUDGET_MS, budget.signal, () => new Error('events took too long')).signal);
     return 0;
   } finally {
     budget.cancel();

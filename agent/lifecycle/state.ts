@@ -1,7 +1,7 @@
 // The agent's state, kept in one place: facts reported by claim, live check, monitors and
 // release are applied here by the daemon, its one caller (core/status.ts decides what each
 // fact changes). /status, /readyz and /metrics are views of it.
-import { applyFact, initialState, readiness, type AgentState, type Fact, type Status, type Trail } from '../core/status.js';
+import { applyFact, initialState, readiness, type AgentState, type Fact, type GatePolicy, type Readiness, type Status, type Trail } from '../core/status.js';
 import type { Logger } from '../shared/log.js';
 import type { PoolSelector } from '../shared/ports.js';
 import type { Clock } from '../shared/time.js';
@@ -19,8 +19,9 @@ export class AgentStore {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: Clock,
+    gate: GatePolicy = 'strict',
   ) {
-    this.state = initialState(pool, version);
+    this.state = initialState(pool, version, gate);
   }
 
   apply(fact: Fact): void {
@@ -53,7 +54,7 @@ export class AgentStore {
     return this.state.trail;
   }
 
-  readiness(): ReturnType<typeof readiness> {
+  readiness(): Readiness {
     return readiness(this.state.status);
   }
 }

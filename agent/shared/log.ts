@@ -38,6 +38,11 @@ export type LogEvent =
   | 'release.skipped'
   | 'released'
   | 'monitor.error'
+  | 'cluster.node'
+  | 'cluster.labelled'
+  | 'cluster.unlabelled'
+  | 'cluster.unreachable'
+  | 'gate.open'
   | 'retry'
   | 'fatal';
 

@@ -102,8 +102,35 @@ export interface PodView {
   mirror: boolean;
 }
 
+/** A Node reduced to what the agent reads of it. */
+export interface NodeView {
+  name: string;
+  uid: string;
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** Labels and annotations to set on a Node; null removes a key. */
+export interface NodeMetadataPatch {
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
+}
+
+/** A Kubernetes Event about this node, for `kubectl describe node` and `kubectl get events`. */
+export interface NodeEvent {
+  type: 'Normal' | 'Warning';
+  /** CamelCase, stable: what alerts match on */
+  reason: string;
+  message: string;
+}
+
 export interface KubePort {
   listPodsOnNode(nodeName: string, signal?: AbortSignal): Promise<PodView[]>;
+  /** undefined while kubelet has not registered the Node (404) */
+  getNode(nodeName: string, signal?: AbortSignal): Promise<NodeView | undefined>;
+  /** a merge patch of the Node's labels and annotations (NodeRestriction lets a node change its own) */
+  patchNode(nodeName: string, patch: NodeMetadataPatch, signal?: AbortSignal): Promise<NodeView>;
+  recordEvent(node: Pick<NodeView, 'name' | 'uid'>, event: NodeEvent, signal?: AbortSignal): Promise<void>;
 }
 
 /** Answers whether `publicIp` is what this node's traffic leaves from (--live-check egress). */

@@ -329,3 +329,56 @@ describe('kube client against the kube sim', () => {
     });
   });
 });
+
+describe("the node's own Node and its Events (SPEC §4a)", () => {
+  const world = new World();
+  const instance = world.addInstance({ hostname: 'ip-10-0-0-9.eu-west-1.compute.internal' });
+  const other = world.addInstance({ hostname: 'ip-10-0-0-10.eu-west-1.compute.internal' });
+  let sim: KubeSim;
+  let client: KubeClient;
+  before(async () => {
+    sim = await startKube(world, { tls: true });
+    sim.addToken('me', `system:node:${instance.hostname}`, ['system:nodes']);
+    client = createKubeClient({ server: sim.url, ca: sim.caPem!, insecureSkipTlsVerify: false, token: 'me' }, { timeoutMs: 2_000 });
+  });
+  after(async () => {
+    await client.close();
+    await sim.close();
+  });
+
+  it('a Node kubelet has not registered yet is undefined (404), then found', async () => {
+    assert.equal(await client.getNode(instance.hostname), undefined);
+    world.registerNode(instance.instanceId);
+    const node = await client.getNode(instance.hostname);
+    assert.equal(node?.name, instance.hostname);
+    assert.match(node?.uid ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(node?.labels['kubernetes.io/hostname'], instance.hostname);
+  });
+
+  it('labels and annotations by merge patch; null removes them', async () => {
+    const set = await client.patchNode(instance.hostname, { labels: { 'eip-agent.io/public-ip': '198.51.100.7' }, annotations: { 'eip-agent.io/pool': 'color=orange' } });
+    assert.equal(set.labels['eip-agent.io/public-ip'], '198.51.100.7');
+    assert.equal(set.annotations['eip-agent.io/pool'], 'color=orange');
+    assert.equal(set.labels['kubernetes.io/hostname'], instance.hostname, 'other labels stay');
+    const removed = await client.patchNode(instance.hostname, { labels: { 'eip-agent.io/public-ip': null }, annotations: { 'eip-agent.io/pool': null } });
+    assert.equal(removed.labels['eip-agent.io/public-ip'], undefined);
+    assert.equal(removed.annotations['eip-agent.io/pool'], undefined);
+    assert.equal(sim.requests.filter((r) => r.method === 'PATCH').at(-1)?.status, 200);
+  });
+
+  it("NodeRestriction: a node's credentials cannot set restricted keys, nor touch another Node (403, typed)", async () => {
+    world.registerNode(other.instanceId);
+    const forbidden = (error: unknown) => error instanceof AgentError && error.kind === 'auth' && error.code === 'kube.forbidden';
+    await assert.rejects(client.patchNode(instance.hostname, { labels: { 'node-restriction.kubernetes.io/ip': 'x' } }), forbidden);
+    await assert.rejects(client.patchNode(instance.hostname, { labels: { 'kubernetes.io/public-ip': 'x' } }), forbidden);
+    await assert.rejects(client.patchNode(other.hostname, { labels: { 'eip-agent.io/public-ip': 'x' } }), forbidden);
+    assert.equal(((world.node(other.hostname) as { metadata: { labels: Record<string, string> } }).metadata.labels)['eip-agent.io/public-ip'], undefined);
+  });
+
+  it('records an Event about the Node that kubectl describe shows', async () => {
+    const node = (await client.getNode(instance.hostname))!;
+    await client.recordEvent(node, { type: 'Warning', reason: 'PoolExhausted', message: 'pool color=orange: 0 of 3 addresses free' });
+    const [event] = sim.events({ name: instance.hostname, reason: 'PoolExhausted' }) as { involvedObject: Record<string, string>; type: string; source: { component: string } }[];
+    assert.deepEqual([event?.involvedObject['kind'], event?.involvedObject['uid'], event?.type, event?.source.component], ['Node', node.uid, 'Warning', 'eip-agent']);
+  });
+});

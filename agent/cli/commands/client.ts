@@ -45,8 +45,13 @@ export async function waitCommand(config: ClientConfig, timeoutS: number, deps: 
         deps.stderr(`eip-agent: ready\n`);
         return 0;
       }
-      const readiness = JSON.parse(res.body) as { phase?: string; reason?: string };
+      const readiness = JSON.parse(res.body) as { phase?: string; reason?: string; gateOpen?: boolean };
       last = `${readiness.phase ?? 'unknown'}${readiness.reason ? `: ${readiness.reason}` : ''}`;
+      // --gate label: the daemon's wait for an address is over; kubelet starts without one.
+      if (readiness.gateOpen === true) {
+        deps.stderr(`eip-agent: no address yet (${last}); the gate opens anyway (--gate label)\n`);
+        return 0;
+      }
       // A daemon that failed or let go will not become ready: stop waiting at once.
       if (readiness.phase === 'failed' || readiness.phase === 'released') break;
     } catch (error) {
