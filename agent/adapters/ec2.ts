@@ -3,6 +3,7 @@
 import {
   AssociateAddressCommand,
   DescribeAddressesCommand,
+  DescribeInstancesCommand,
   DisassociateAddressCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -158,6 +159,18 @@ export function createEc2Port({ client, onCall }: Ec2PortOptions): Ec2Port {
       const command = new DisassociateAddressCommand({ AssociationId: associationId });
       command.middlewareStack.add(recorder('DisassociateAddress'), recordTo);
       await run('DisassociateAddress', () => client.send(command));
+    },
+
+    async metadataOptions(instanceId) {
+      // A filter, not InstanceIds: an unknown instance is then "none", not an error.
+      const command = new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [literal(instanceId)] }] });
+      command.middlewareStack.add(recorder('DescribeInstances'), recordTo);
+      const output = await run('DescribeInstances', () => client.send(command));
+      if (!output.Reservations) throw malformed('DescribeInstances', 'reservationSet');
+      const instance = output.Reservations.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+      if (!instance) return undefined;
+      const options = instance.MetadataOptions;
+      return { httpTokens: options?.HttpTokens, hopLimit: options?.HttpPutResponseHopLimit };
     },
   };
 }

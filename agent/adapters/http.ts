@@ -19,6 +19,8 @@ export interface HttpRequestOptions {
   agent?: HttpAgent | HttpsAgent;
   /** larger answers are cut off with ERR_HTTP_BODY_TOO_LARGE; default 16 MiB */
   maxBodyBytes?: number;
+  /** talk HTTP over this Unix socket instead of the URL's host and port */
+  socketPath?: string;
 }
 
 export interface HttpResponse {
@@ -103,6 +105,7 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> 
         method: options.method,
         headers: options.headers ?? {},
         ...(options.agent !== undefined ? { agent: options.agent } : {}),
+        ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
       });
     } catch (error) {
       // Invalid headers and the like are thrown synchronously.

@@ -14,7 +14,12 @@ export interface ClientConfig {
   health: ListenAddress;
 }
 
-export interface RunConfig extends ClientConfig {
+export interface ControlConfig {
+  /** the root-only Unix socket of POST /release */
+  controlSocket: string;
+}
+
+export interface RunConfig extends ClientConfig, ControlConfig {
   pool: PoolSelector;
   deviceIndex: number;
   privateIp: string | undefined;
@@ -124,6 +129,15 @@ export function clientConfig(flags: Flags): Result<ClientConfig> {
   return { ok: true, value: Object.freeze({ health: Object.freeze(listen) }) };
 }
 
+export function controlConfig(flags: Flags): Result<ControlConfig> {
+  const path = flags.get('control-socket');
+  // Unix socket paths are limited to 107 bytes (sun_path).
+  if (!path.startsWith('/') || Buffer.byteLength(path) > 107) {
+    return { ok: false, errors: [`${flags.source('control-socket')}: expected an absolute path of at most 107 bytes, got ${JSON.stringify(path)}`] };
+  }
+  return { ok: true, value: Object.freeze({ controlSocket: path }) };
+}
+
 const seconds = (n: number) => Math.round(n * 1000);
 
 export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
@@ -166,8 +180,11 @@ export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
   const listen = parseListen(flags.get('health-listen'));
   if (typeof listen === 'string' && !flags.reported.has('health-listen')) errors.push(`${flags.source('health-listen')}: ${listen}`);
 
+  const control = controlConfig(flags);
+  if (!control.ok && !flags.reported.has('control-socket')) errors.push(...control.errors);
+
   const imdsEndpoint = imdsEndpointFrom(env, errors);
-  if (errors.length || typeof listen === 'string' || tagKey === undefined) return { ok: false, errors };
+  if (errors.length || typeof listen === 'string' || tagKey === undefined || !control.ok) return { ok: false, errors };
 
   return {
     ok: true,
@@ -186,6 +203,7 @@ export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
       kubeconfig: flags.get('kubeconfig') ?? (env['KUBECONFIG']?.split(':')[0] || DEFAULT_KUBECONFIG),
       nodeName: flags.get('node-name') || undefined,
       health: Object.freeze(listen),
+      controlSocket: control.value.controlSocket,
       log: Object.freeze({ format: flags.get('log-format'), level: flags.get('log-level') }),
       lockFile: flags.get('lock-file'),
       imdsEndpoint,
@@ -226,6 +244,7 @@ export function describeConfig(config: RunConfig): Record<string, unknown> {
     kubeconfig: config.kubeconfig,
     nodeName: config.nodeName,
     healthListen: `${config.health.host}:${config.health.port}`,
+    controlSocket: config.controlSocket,
     imdsEndpoint: config.imdsEndpoint,
     underSystemd: config.underSystemd,
   };

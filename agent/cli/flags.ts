@@ -45,6 +45,12 @@ export const FLAGS = {
   },
   'gate-timeout': { type: 'number', default: 60, describe: 'with --gate label: seconds kubelet waits for an address before it starts without one', commands: DAEMON },
   'lock-file': { type: 'string', default: '/run/eip-agent/eip-agent.pid', describe: 'pid file that keeps a second agent from running on this node', commands: DAEMON },
+  'control-socket': {
+    type: 'string',
+    default: '/run/eip-agent/control.sock',
+    describe: "Unix socket (mode 0600: root only) on which the daemon takes `eip-agent release`; the TCP health endpoint never releases",
+    commands: ['run', 'release', 'install'],
+  },
   'health-listen': { type: 'string', default: '127.0.0.1:8099', describe: 'address of the local health endpoint (host:port)', commands: CLIENTS },
   'log-format': { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'json (one object a line) or text', commands: DAEMON },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, describe: 'debug, info, warn or error', commands: DAEMON },

@@ -9,7 +9,7 @@ import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
 import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
-import { clientConfig, describeConfig, readConfig, readFlags, runConfig, type Env, type Result, type RunConfig } from './config.js';
+import { clientConfig, controlConfig, describeConfig, readConfig, readFlags, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
 import { productionDeps } from './wiring.js';
@@ -63,7 +63,7 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'status':
       return statusCommand(client(), flags().get('format'), out);
     case 'release':
-      return releaseCommand(client(), flags().get('force'), out);
+      return releaseCommand(valid(readConfig(command, argv, env, controlConfig)), flags().get('force'), out);
     case 'install':
       // The same checks as `run`: bad flags fail now, not at the next boot (G6).
       daemon();

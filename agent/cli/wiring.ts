@@ -56,6 +56,6 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
         // is-system-running exits non-zero for every state but `running`: read its output.
         execFile('systemctl', ['is-system-running'], { timeout: 5000 }, (_error, stdout) => resolve(String(stdout).trim() === 'stopping'));
       }),
-    serveHealth: (view) => startHealthServer(config.health, view),
+    serveHealth: (view) => startHealthServer(config.health, view, config.controlSocket),
   };
 }

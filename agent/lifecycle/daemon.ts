@@ -38,6 +38,8 @@ export interface HealthView {
   status(): Status;
   metrics(): string;
   release(force: boolean): Promise<Status>;
+  /** a release asked for without the credential (not on the control socket): who asked */
+  refused(peer: string): void;
 }
 
 export interface HealthServer {
@@ -180,9 +182,10 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       agent.latch.report({ source: 'request', detail: 'eip-agent release', release: true, force });
       return released;
     },
+    refused: (peer) => log.warn('release.refused', { peer, reason: 'POST /release on the TCP endpoint: releases are taken on the control socket only (root)' }),
   });
   log.info('health.listening', { listen: health.listen });
-  if (!config.health.loopback) log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; /release still accepts loopback peers only' });
+  if (!config.health.loopback) log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; it serves read-only health (releases are taken on the control socket only)' });
   if (config.gate === 'label') agent.background(openGateLater(agent));
   const unsubscribe = watchSignals(deps.signals, { underSystemd: config.underSystemd, isSystemStopping: deps.isSystemStopping }, agent.latch);
   void agent.latch.first.then((termination) => {
@@ -307,8 +310,33 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
     () => log.debug('notify.sent', { state: 'READY=1' }),
     (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
   );
+  agent.background(checkHopLimit(agent, me, ec2));
   if (check.watch) {
     agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs }, claimed.publicIp, stop.signal));
+  }
+}
+
+/**
+ * Pods in their own network namespace reach IMDS, and so the node role, when the hop limit
+ * is above 1 (README, "IAM"). Read once, after ready (one Describe call, off the claim's
+ * path): a warning when it is above 1; nothing but a note when the role may not read it.
+ */
+async function checkHopLimit(agent: Agent, me: Me, ec2: Ec2Port): Promise<void> {
+  const { deps } = agent;
+  let options;
+  try {
+    options = await retrying(() => ec2.metadataOptions(me.target.instanceId), { policy: { ...(deps.reads ?? EC2_READ_RETRY), attempts: 3 }, timing: deps.timing, signal: agent.stop.signal });
+  } catch (error) {
+    if (agent.stop.signal.aborted) return;
+    if (!isAgentError(error)) throw error;
+    deps.log.info('imds.hop-limit', { instanceId: me.target.instanceId, note: `cannot read the IMDS hop limit: ${errorMessage(error)}` });
+    return;
+  }
+  const hopLimit = options?.hopLimit;
+  if (hopLimit !== undefined && hopLimit > 1) {
+    deps.log.warn('imds.hop-limit', { instanceId: me.target.instanceId, hopLimit, note: 'pods in their own network namespace can reach IMDS and borrow the node role, which can move pool addresses; set the hop limit to 1 (README, IAM)' });
+  } else {
+    deps.log.debug('imds.hop-limit', { instanceId: me.target.instanceId, hopLimit, httpTokens: options?.httpTokens });
   }
 }
 

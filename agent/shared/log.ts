@@ -43,6 +43,8 @@ export type LogEvent =
   | 'cluster.unlabelled'
   | 'cluster.unreachable'
   | 'gate.open'
+  | 'imds.hop-limit'
+  | 'release.refused'
   | 'retry'
   | 'fatal';
 

@@ -48,6 +48,16 @@ export interface Ec2Port {
   associate(request: AssociateRequest): Promise<string>;
   /** DisassociateAddress(AssociationId). */
   disassociate(associationId: string): Promise<void>;
+  /** DescribeInstances of one instance: its IMDS settings; undefined when it is not found. */
+  metadataOptions(instanceId: string): Promise<MetadataOptions | undefined>;
+}
+
+/** An instance's IMDS settings, as DescribeInstances reports them. */
+export interface MetadataOptions {
+  /** IMDSv2 tokens: `required` or `optional` */
+  httpTokens: string | undefined;
+  /** network hops a token answer may travel: above 1, pods in their own network namespace reach IMDS */
+  hopLimit: number | undefined;
 }
 
 /** One EC2 HTTP attempt, reported by the adapter for metrics and benchmarks. */

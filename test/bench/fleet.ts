@@ -75,6 +75,8 @@ export interface AgentHandle {
   has(event: LogEvent): boolean;
   /** a SIGTERM as systemd sends it on a restart: the daemon exits and keeps its address (G5a) */
   stop(): void;
+  /** what `eip-agent release` asks on the control socket: drain-wait, then release */
+  release(): Promise<unknown>;
 }
 
 export interface AgentOptions {
@@ -110,6 +112,7 @@ export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[
     },
     has: (event) => find(event) !== undefined,
     stop: () => built.signal('SIGTERM'),
+    release: async () => built.health()?.release(false),
   };
 }
 

@@ -129,7 +129,7 @@ export interface OversubOptions {
 /**
  * N nodes on N/2 addresses, each node running one workload pod. Once the pool is full and
  * the others wait, a steady window measures the waiting nodes' call rate; then holders end
- * one by one (POST /release on their health port, the pod leaves while they drain-wait).
+ * one by one (a release as `eip-agent release` asks it; the pod leaves while they drain-wait).
  */
 export async function oversubscribed(options: OversubOptions): Promise<FleetRow> {
   const pool = Math.floor(options.nodes / 2);
@@ -160,7 +160,7 @@ export async function oversubscribed(options: OversubOptions): Promise<FleetRow>
     for (let i = 0; i < rounds; i++) {
       const holder = holders[i]!;
       const readyBefore = new Set(readyNow());
-      void fetch(`http://127.0.0.1:${holder.healthPort()}/release`, { method: 'POST' }).then((r) => r.text()).catch(() => {});
+      void holder.release().catch(() => {});
       if (!(await until(() => holder.has('drain.waiting'), 30_000))) throw new Error('holder never started its drain wait');
       const podGone = Date.now();
       const index = sim.nodes.indexOf(holder.node);

@@ -61,6 +61,32 @@ describe('release', () => {
     console.log(`# last pod gone → disassociated: ${((Date.now() - gone) / 1000).toFixed(2)} s (drain poll 1 s)`);
   });
 
+  test('only root releases: a local caller on the TCP endpoint is refused (403, address kept, logged); `eip-agent release` on the socket drains and releases', async () => {
+    sim.world.addPool(1, POOL);
+    const node = await sim.addNode();
+    addPods(sim, node);
+    const { agent, listen } = await startAgent(sim, node, DRAIN);
+    await agent.waitFor('ready');
+    // What any hostNetwork pod could send: curl -X POST 127.0.0.1:8099/release -d '{"force":true}'
+    const refused = await fetch(`http://${await listen()}/release?force=true`, { method: 'POST', body: '{"force":true}' });
+    assert.equal(refused.status, 403);
+    const logged = await agent.waitFor('release.refused');
+    assert.match(String(logged['peer']), /^(::ffff:)?127\.0\.0\.1:\d+$/);
+    assert.ok(heldBy(sim, node), 'nothing changed');
+    assert.equal((await fetch(`http://${await listen()}/readyz`)).status, 200, 'probes need no credential');
+
+    const release = runToEnd(['release'], { EIP_AGENT_CONTROL_SOCKET: sim.env(node)['EIP_AGENT_CONTROL_SOCKET']! });
+    await agent.waitFor('drain.waiting');
+    assert.ok(heldBy(sim, node), 'the drain wait holds the address while the workload pod runs');
+    assert.equal((await fetch(`http://${await listen()}/healthz`)).status, 200);
+    sim.world.deletePod('default', 'web');
+    const done = await release;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(JSON.parse(done.stdout).phase, 'released');
+    assert.equal(heldBy(sim, node), undefined);
+    assert.equal((await agent.exited).code, 0);
+  });
+
   test('an exec-plugin kubeconfig (as on EKS) is used for the drain check', async () => {
     sim.world.addPool(1, POOL);
     const node = await sim.addNode();
@@ -204,7 +230,8 @@ describe('release', () => {
       assert.ok(waiter && !readyOnes.includes(waiter));
       const leaving = readyOnes[0]!;
       const released = Date.now();
-      const result = await runToEnd(['release', '--force', '--health-listen', await leaving.listen()], {});
+      // As root on the node: the control socket of that node's agent.
+      const result = await runToEnd(['release', '--force'], { EIP_AGENT_CONTROL_SOCKET: local.env(local.nodes[agents.indexOf(leaving)]!)['EIP_AGENT_CONTROL_SOCKET']! });
       assert.equal(result.code, 0, result.stderr);
       assert.equal(JSON.parse(result.stdout).phase, 'released');
       const ready = await waiter!.agent.waitFor('ready');

@@ -81,7 +81,7 @@ export function buildDeps(options: BuildOptions): Built {
       isSystemStopping: async () => built.systemStopping,
       serveHealth: async (v) => {
         view = v;
-        if (options.http) return startHealthServer(options.config.health, v);
+        if (options.http) return startHealthServer(options.config.health, v, options.config.controlSocket);
         return { listen: 'in-process', close: async () => {} };
       },
       ...(options.reads ? { reads: options.reads } : {}),
@@ -123,7 +123,9 @@ export interface HttpDepsOptions {
  * in-process agent shares.
  */
 export async function httpDeps(sim: Sim, node: SimNode, options: HttpDepsOptions = {}): Promise<Built> {
-  const config = testConfig(options.flags ?? {}, { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, ...options.env });
+  // Each simulated host has its own /run: its own control socket.
+  const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, EIP_AGENT_CONTROL_SOCKET: sim.env(node)['EIP_AGENT_CONTROL_SOCKET']!, ...options.env };
+  const config = testConfig(options.flags ?? {}, env);
   const kubeTarget = options.kube ? await loadKubeconfig(node.kubeconfig) : undefined;
   const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
   const ec2For = (region: string, onCall: (record: Ec2CallRecord) => void): Ec2Port => {

@@ -112,6 +112,7 @@ export class Sim {
       KUBECONFIG: node.kubeconfig,
       // Each simulated instance is its own host: its own /run.
       EIP_AGENT_LOCK_FILE: join(this.dir, node.instance.instanceId, 'eip-agent.pid'),
+      EIP_AGENT_CONTROL_SOCKET: join(this.dir, node.instance.instanceId, 'control.sock'),
     };
   }
 

@@ -157,6 +157,11 @@ export class InProcessEc2 {
         ),
       // Idempotent as the API reference says: an association that existed and is gone answers ok.
       disassociate: (associationId) => call('DisassociateAddress', true, () => void world.disassociate(associationId)),
+      metadataOptions: (instanceId) =>
+        call('DescribeInstances', false, () => {
+          const instance = world.instances.get(instanceId);
+          return instance && { httpTokens: instance.metadataOptions.httpTokens, hopLimit: instance.metadataOptions.httpPutResponseHopLimit };
+        }),
     };
   }
 }

@@ -3,6 +3,7 @@
 // reproduction of the leak the long soak finds.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { runToEnd } from '../helpers/agent.js';
 import { startAgent } from '../helpers/fleet.js';
 import { Sim } from '../sim/sim.js';
 import { formatSummary, runSoak, type SoakSummary } from './soak.js';
@@ -33,18 +34,18 @@ describe('a 5 s soak', () => {
   });
 });
 
-test('POST /release right after AssociateAddress landed, reads lagging: the address is still released', async () => {
+test('eip-agent release right after AssociateAddress landed, reads lagging: the address is still released', async () => {
   const sim = await Sim.start({ pool: 1 });
   const node = await sim.addNode();
-  const { agent, listen } = await startAgent(sim, node);
-  const address = `http://${await listen()}/release`;
+  const { agent } = await startAgent(sim, node);
+  const socketPath = sim.env(node)['EIP_AGENT_CONTROL_SOCKET']!;
   let asked: Promise<unknown> | undefined;
   sim.ec2.faults.deny = (action, _params, caller) => {
     if (action === 'AssociateAddress' && caller === node.instance.instanceId && !asked) {
       // From now on reads lag the writes (EC2 is eventually consistent), and the operator
       // (or a lifecycle hook) asks for the release while the claim is being confirmed.
       sim.ec2.faults.staleReadMs = 3000;
-      asked = fetch(address, { method: 'POST' }).then((res) => res.text(), () => undefined);
+      asked = runToEnd(['release'], { EIP_AGENT_CONTROL_SOCKET: socketPath });
     }
     return false;
   };

@@ -1,5 +1,5 @@
 // The soak: many agents racing for few addresses for a bounded time, with faults on, nodes
-// ending (spot notices, ASG Terminated, POST /release), agents restarting (G5a) and new
+// ending (spot notices, ASG Terminated, eip-agent release), agents restarting (G5a) and new
 // nodes joining. The shipped IAM policy is enforced throughout. It checks, at every
 // association EC2 applies and every second on the whole world, that no address is taken
 // from an interface that holds it (G1), that no interface holds two pool addresses (G3),
@@ -69,6 +69,8 @@ interface AgentRun {
   /** AssociateAddress requests sent and not answered yet */
   inFlight: number;
   signal(signal: 'SIGTERM'): void;
+  /** what `eip-agent release [--force]` asks on the control socket; undefined before the daemon serves */
+  release(force: boolean): Promise<unknown> | undefined;
   has(event: LogEvent): boolean;
   port(): number | undefined;
 }
@@ -117,6 +119,7 @@ async function startAgent(sim: Sim, node: SimNode): Promise<AgentRun> {
       return inFlight;
     },
     signal: (signal) => built.signal(signal),
+    release: (force) => built.health()?.release(force),
     has: (event) => events.some((e) => e.event === event),
     port: () => {
       const listen = events.find((e) => e.event === 'health.listening')?.fields['listen'];
@@ -260,9 +263,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     if (how === 'spot') instance.spotAction = { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() };
     else if (how === 'asg') instance.lifecycleState = 'Terminated';
     else {
-      const port = life.agent.port();
-      if (port === undefined) instance.spotAction = { action: 'terminate', time: new Date().toISOString() };
-      else void fetch(`http://127.0.0.1:${port}/release${how === 'release --force' ? '?force=1' : ''}`, { method: 'POST' }).then((res) => res.body?.cancel(), () => {});
+      const asked = life.agent.release(how === 'release --force');
+      if (asked === undefined) instance.spotAction = { action: 'terminate', time: new Date().toISOString() };
+      else void asked.catch(() => {});
     }
     void life.agent.done.then(() => {
       life.ended = true;

@@ -1,5 +1,5 @@
 // `wait`, `status`, `release`: small clients of the daemon's health endpoint.
-import type { ClientConfig } from '../config.js';
+import type { ClientConfig, ControlConfig } from '../config.js';
 import { AgentError, errorMessage } from '../../shared/errors.js';
 import type { Status } from '../../core/status.js';
 import type { Clock, Sleep } from '../../shared/time.js';
@@ -17,13 +17,15 @@ export function baseUrl(config: ClientConfig): string {
   return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 }
 
-/** `timeoutMs` bounds the whole exchange; 0: no bound. */
-async function call(url: string, method: 'GET' | 'POST', timeoutMs: number): Promise<{ status: number; body: string }> {
+/** `timeoutMs` bounds the whole exchange; 0: no bound. `socketPath`: over a Unix socket. */
+async function call(url: string, method: 'GET' | 'POST', timeoutMs: number, socketPath?: string): Promise<{ status: number; body: string }> {
   try {
-    const res = await httpRequest({ url, method, timeoutMs });
+    const res = await httpRequest({ url, method, timeoutMs, ...(socketPath ? { socketPath } : {}) });
     return { status: res.status, body: res.body };
   } catch (error) {
-    throw new AgentError('transient', 'daemon.unreachable', `no eip-agent daemon answers at ${url}: ${errorMessage(error)}`, { cause: error });
+    const where = socketPath ? `${socketPath} (--control-socket)` : url;
+    const hint = (error as { code?: unknown }).code === 'EACCES' ? ': only root may ask for a release' : '';
+    throw new AgentError('transient', 'daemon.unreachable', `no eip-agent daemon answers at ${where}: ${errorMessage(error)}${hint}`, { cause: error });
   }
 }
 
@@ -92,10 +94,10 @@ export function statusTable(status: Status): string {
   return `${rows.map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n')}\n`;
 }
 
-/** Asks the daemon to drain-wait and release; answers once it has. */
-export async function releaseCommand(config: ClientConfig, force: boolean, out: Out): Promise<number> {
+/** Asks the daemon, over its root-only socket, to drain-wait and release; answers once it has. */
+export async function releaseCommand(config: ControlConfig, force: boolean, out: Out): Promise<number> {
   // The daemon answers only when released: the drain wait may take --drain-timeout.
-  const res = await call(`${baseUrl(config)}/release${force ? '?force=true' : ''}`, 'POST', 0);
+  const res = await call(`http://localhost/release${force ? '?force=true' : ''}`, 'POST', 0, config.controlSocket);
   if (res.status !== 200) {
     out.stderr(`eip-agent release: the daemon refused (${res.status}): ${res.body.trim()}\n`);
     return 1;
