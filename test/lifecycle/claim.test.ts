@@ -41,7 +41,9 @@ function boot(s: Setup, flags: Record<string, unknown> = {}, instance = s.world.
 
 const readyOf = (node: Node) => node.built.events('ready')[0];
 const heldBy = (s: Setup, node: Node) => s.world.addressOn(node.instance.enis[0]!.networkInterfaceId, node.instance.enis[0]!.privateIps[0]!);
-const callsOf = (s: Setup, node: Node) => s.ec2.calls.filter((c) => c.caller === node.instance.instanceId).map((c) => `${c.action}:${c.outcome}`);
+/** The node's EC2 calls up to its ready (the hop-limit read comes after). */
+const callsOf = (s: Setup, node: Node) =>
+  s.ec2.calls.filter((c) => c.caller === node.instance.instanceId && c.at <= (readyOf(node)?.at ?? Infinity)).map((c) => `${c.action}:${c.outcome}`);
 
 /** Runs the fake clock until every node is ready (or `limitMs` of fake time). */
 async function untilReady(s: Setup, nodes: Node[], limitMs = 120_000): Promise<void> {

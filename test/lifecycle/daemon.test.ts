@@ -97,6 +97,22 @@ describe('the daemon, in process', () => {
     assert.ok(error instanceof TypeError, `a TypeError, as thrown: ${String(error)}`);
   });
 
+  test('the IMDS hop limit: a warning above 1 (pods could borrow the node role), none at 1', async () => {
+    for (const [hopLimit, warned] of [[2, true], [1, false]] as const) {
+      const s = world(7 + hopLimit);
+      const instance = s.world.addInstance({ metadataOptions: { httpPutResponseHopLimit: hopLimit } });
+      const built = worldDeps(s.ec2, instance.instanceId, s.time, testConfig({}));
+      const done = runDaemon(built.deps);
+      await until(s.time, () => ready(built));
+      await s.time.advance(2000);
+      const warnings = built.events('imds.hop-limit').filter((e) => e.level === 'warn');
+      assert.equal(warnings.length, warned ? 1 : 0, `hop limit ${hopLimit}`);
+      if (warned) assert.equal(warnings[0]!.fields['hopLimit'], 2);
+      built.signal('SIGTERM');
+      await s.time.run(done);
+    }
+  });
+
   test('`claim`: claims, waits until live, exits 0; the daemon after it resumes with no AssociateAddress (G3)', async () => {
     const s = world(6);
     const first = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
