@@ -84,7 +84,7 @@ export function collectFlags(command: CommandName, argv: Readonly<Record<string,
     if (spec.default !== undefined) values.set(name, spec.default);
     reported.add(name);
   }
-  return { flags: new Flags(values, sources, reported), errors };
+  return { flags: new Flags(flagsFor(command).map((f) => f.name), values, sources, reported), errors };
 }
 
 export function readFlags(command: CommandName, argv: Readonly<Record<string, unknown>>, env: Env): Result<Flags> {

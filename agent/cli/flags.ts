@@ -49,7 +49,7 @@ export const FLAGS = {
     type: 'string',
     default: '/run/eip-agent/control.sock',
     describe: "Unix socket (mode 0600: root only) on which the daemon takes `eip-agent release`; the TCP health endpoint never releases",
-    commands: ['run', 'release', 'install'],
+    commands: ['run', 'claim', 'release', 'install'],
   },
   'health-listen': { type: 'string', default: '127.0.0.1:8099', describe: 'address of the local health endpoint (host:port)', commands: CLIENTS },
   'log-format': { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'json (one object a line) or text', commands: DAEMON },
@@ -93,6 +93,8 @@ export function camel(flag: string): string {
  */
 export class Flags {
   constructor(
+    /** the flags of the command these were read for */
+    private readonly command: readonly FlagName[],
     private readonly values: ReadonlyMap<FlagName, string | number | boolean>,
     private readonly sources: ReadonlyMap<FlagName, string>,
     /** flags already reported as bad: later checks stay silent about them */
@@ -100,6 +102,8 @@ export class Flags {
   ) {}
 
   get<K extends FlagName>(name: K): FlagValue<K> {
+    // A flag of another command has no value here, whatever its type says: that is a bug.
+    if (!this.command.includes(name)) throw new Error(`--${name} is not a flag of this command`);
     // The one place a value meets its type: collectFlags checked it against the same table.
     return this.values.get(name) as FlagValue<K>;
   }

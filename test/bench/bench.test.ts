@@ -17,9 +17,17 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
     baselineCapS: 120,
     reps: 1,
     idleS: 1,
+    spreadNodes: 5,
+    spreadS: 1,
+    trioRuns: 1,
   });
   const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
-  assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random']);
+  assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random']);
+  assert.deepEqual(result.trio.map((t) => [t.strategy, t.runs, t.doubleClaims, t.failures.length, Number.isFinite(t.allReadyS.max)]), [
+    ['agent', 1, 0, 0, true],
+    ['first-free', 1, 0, 0, true],
+    ['random', 1, 0, 0, true],
+  ]);
   for (const row of result.fleets) {
     const name = `${row.scenario}/${row.strategy}`;
     assert.deepEqual(row.failures, [], name);
@@ -32,5 +40,5 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
   assert.equal(result.fleets[1]!.oversub?.handoffS.n, 1);
   assert.ok(result.footprint && result.footprint.bundleBytes > 0 && result.footprint.idleRssMb > 0);
   const text = render(result);
-  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Footprint']) assert.match(text, new RegExp(heading));
+  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'Footprint']) assert.match(text, new RegExp(heading));
 });

@@ -3,7 +3,9 @@
 //   --oversub-nodes N      over-subscribed fleet  --handoffs N         releases to time
 //   --window S             steady window          --idle S             idle-ready seconds
 //   --reps N               cold starts            --baseline-cap S     naive baselines give up
-//   --cap S                any fleet gives up     --only storm,oversub,strategies,footprint
+//   --cap S                any fleet gives up     --only storm,oversub,strategies,spread,trio,footprint
+//   --spread-nodes N       spread storm size      --spread S           its boot window
+//   --trio-runs N          seeded faulty-trio runs per strategy
 //   --json                 print the result as JSON instead of tables
 import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
 
@@ -48,6 +50,15 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
         break;
       case '--baseline-cap':
         options.baselineCapS = positive(flag, value());
+        break;
+      case '--spread-nodes':
+        options.spreadNodes = Math.round(positive(flag, value()));
+        break;
+      case '--spread':
+        options.spreadS = positive(flag, value());
+        break;
+      case '--trio-runs':
+        options.trioRuns = Math.round(positive(flag, value()));
         break;
       case '--only': {
         const chosen = String(value()).split(',');

@@ -7,6 +7,7 @@ import { runDaemon } from '../../agent/lifecycle/daemon.js';
 import type { LoggedEvent, LogEvent } from '../../agent/shared/log.js';
 import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
 import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
+import { rng } from '../fuzz/random.js';
 import { httpDeps, type Built } from '../helpers/deps.js';
 import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
@@ -20,7 +21,7 @@ export const TAGS = { color: 'orange' };
 export const IMDS_TIMEOUT_MS = 5_000;
 export const POOL = { tagKey: 'color', tagValue: 'orange' };
 
-/** The simulated account for a scenario: throttle and latency as in AWS-NOTES. */
+/** The simulated account for a scenario: throttle and latency as in AWS-NOTES, faults on request. */
 export interface WorldShape {
   nodes: number;
   pool: number;
@@ -29,19 +30,34 @@ export interface WorldShape {
   throttle: boolean;
   /** EC2 → IMDS propagation of a new association */
   imdsLagMs: number;
+  /** per-call probability of each EC2 error */
+  errorRate?: { RequestLimitExceeded?: number; InternalError?: number };
+  /** DescribeAddresses answers from the state this many ms ago */
+  staleReadMs?: number;
+  /** the first this-many AssociateAddress calls on a free address lose to a foreign one */
+  raceNext?: number;
+  /** seeds the simulator's faults and latency (and the agents' random, in the runs that take it) */
+  seed?: number;
 }
 
 export const REALISTIC: Omit<WorldShape, 'nodes' | 'pool'> = { latencyMs: [50, 150], throttle: true, imdsLagMs: 500 };
 
 export async function startWorld(shape: WorldShape): Promise<Sim> {
+  const faults = rng((shape.seed ?? 1) ^ 0x51a);
   const options: SimOptions = {
     pool: shape.pool,
     tags: TAGS,
     instances: shape.nodes,
     imdsLagMs: shape.imdsLagMs,
-    ec2: { faults: { latencyMs: shape.latencyMs, throttle: shape.throttle } },
+    ec2: {
+      ...(shape.seed !== undefined ? { random: () => faults.next() } : {}),
+      faults: { latencyMs: shape.latencyMs, throttle: shape.throttle, errorRate: shape.errorRate ?? {}, staleReadMs: shape.staleReadMs ?? 0, raceNext: shape.raceNext ?? 0 },
+    },
   };
-  return Sim.start(options);
+  const sim = await Sim.start(options);
+  // The pool was made long before: stale reads must not see it missing.
+  if (shape.staleReadMs) await new Promise((r) => setTimeout(r, shape.staleReadMs));
+  return sim;
 }
 
 /** Records the association ids an Ec2Port gets back (for the double-claim replay); changes nothing. */
@@ -84,6 +100,8 @@ export interface AgentOptions {
   kube?: boolean;
   /** extra flags, e.g. { relistInterval: 5 } (yargs camel-case names, as main.ts passes them) */
   flags?: Record<string, unknown>;
+  /** seeds the agent's random (jitter, spreads) */
+  seed?: number;
 }
 
 /** Starts the shipped daemon for one simulated node, in this process (test/helpers/deps.ts wires it). */
@@ -96,6 +114,7 @@ export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[
     imdsTimeoutMs: IMDS_TIMEOUT_MS,
     wrapEc2: (port) => observed(port, seen),
     logLevel: 'info',
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
   const startedAt = Date.now();
   const done = runDaemon(built.deps).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));

@@ -2,10 +2,11 @@
 // `bench.ts` is the command line around it; `bench.test.ts` runs a tiny one.
 import { cpus, release } from 'node:os';
 import { footprint, type FootprintRow } from './footprint.js';
-import { oversubscribed, storm, type FleetRow, type Strategy } from './scenarios.js';
+import { fleet, oversubscribed, storm, trio, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
 import { fmt, table } from './stats.js';
 
-export const SCENARIOS = ['storm', 'oversub', 'strategies', 'footprint'] as const;
+export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint'] as const;
+const STRATEGIES: Strategy[] = ['agent', 'first-free', 'random'];
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -25,6 +26,11 @@ export interface BenchOptions {
   baselineCapS: number;
   reps: number;
   idleS: number;
+  /** the spread storm: this many nodes booting uniformly over spreadS */
+  spreadNodes: number;
+  spreadS: number;
+  /** seeded runs of the faulty trio, for each strategy */
+  trioRuns: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -38,12 +44,16 @@ export const DEFAULTS: BenchOptions = {
   baselineCapS: 30,
   reps: 5,
   idleS: 10,
+  spreadNodes: 50,
+  spreadS: 15,
+  trioRuns: 10,
 };
 
 export interface BenchResult {
   machine: { nproc: number; cpu: string; node: string; kernel: string };
   options: BenchOptions;
   fleets: FleetRow[];
+  trio: TrioRow[];
   footprint: FootprintRow | undefined;
   /** s the whole benchmark took */
   tookS: number;
@@ -75,6 +85,22 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       say(fleets.at(-1)!);
     }
   }
+  if (options.scenarios.includes('spread')) {
+    for (const strategy of STRATEGIES) {
+      progress(`spread: ${strategy}, ${options.spreadNodes} nodes booting over ${options.spreadS} s …`);
+      fleets.push(await fleet({ nodes: options.spreadNodes, pool: options.spreadNodes, spreadS: options.spreadS }, strategy, options.spreadS + options.capS, 'spread'));
+      say(fleets.at(-1)!);
+    }
+  }
+  const trios: TrioRow[] = [];
+  if (options.scenarios.includes('trio')) {
+    for (const strategy of STRATEGIES) {
+      progress(`trio: ${strategy}, ${options.trioRuns} seeded runs …`);
+      trios.push(await trio(strategy, options.trioRuns, 60));
+      const t = trios.at(-1)!;
+      progress(`trio/${strategy}: all ready p50 ${fmt(t.allReadyS.p50, 2)} p95 ${fmt(t.allReadyS.p95, 2)} max ${fmt(t.allReadyS.max, 2)} s`);
+    }
+  }
   let fp: FootprintRow | undefined;
   if (options.scenarios.includes('footprint')) {
     progress(`footprint: ${options.reps} cold starts, ${options.idleS} s idle …`);
@@ -84,6 +110,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, kernel: release() },
     options,
     fleets,
+    trio: trios,
     footprint: fp,
     tookS: (Date.now() - began) / 1000,
   };
@@ -97,8 +124,8 @@ export function render(result: BenchResult): string {
   out.push(`eip-agent bench — ${machine.nproc} cores (${machine.cpu}), node ${machine.node}, kernel ${machine.kernel}, took ${fmt(result.tookS, 0)} s`);
   out.push('EC2 sim: latency 50–150 ms per call, token buckets Describe 100 @ 20/s, mutating 50 @ 5/s; IMDS shows a new association 500 ms late');
   if (result.fleets.length) {
-    out.push('', 'Fleets (calls = EC2 HTTP requests per node until ready, SDK retries included; times in s)');
-    const header = ['scenario', 'strategy', 'nodes', 'pool', 'ready', 'calls mean', 'p50', 'p99', 'max', 'throttled', 'lost races', 'all ready', 'ready p50', 'ready p99', 'double claims'];
+    out.push('', 'Fleets (calls = EC2 HTTP requests per node until ready, throttled ones included; mutating = AssociateAddress; floor = what the buckets need at least; times in s)');
+    const header = ['scenario', 'strategy', 'nodes', 'pool', 'ready', 'calls mean', 'p50', 'p99', 'max', 'mutating mean', 'throttled', 'lost races', 'floor', 'all ready', '× floor', 'ready p50', 'ready p99', 'double claims'];
     out.push(
       table(
         header,
@@ -112,9 +139,12 @@ export function render(result: BenchResult): string {
           fmt(r.calls.p50, 0),
           fmt(r.calls.p99, 0),
           fmt(r.calls.max, 0),
+          fmt(r.mutating.mean, 2),
           String(r.throttled),
           String(r.lostRaces),
+          fmt(r.floorS, 0),
           allReady(r),
+          r.scenario === 'spread' || r.allReadyS === undefined || r.floorS === 0 ? '-' : fmt(r.allReadyS / r.floorS, 2),
           fmt(r.readyS.p50, 2),
           fmt(r.readyS.p99, 2),
           String(r.doubleClaims.total),
@@ -156,6 +186,16 @@ export function render(result: BenchResult): string {
       ),
     );
   }
+  if (result.trio.length) {
+    const runs = result.trio[0]!.runs;
+    out.push('', `Faulty trio: 3 nodes, 4 addresses, 30 % RequestLimitExceeded, 5 % InternalError, 50 ms latency, EC2 and IMDS reads 500 ms late, one lost race; ${runs} seeded runs (s from boot to all three ready)`);
+    out.push(
+      table(
+        ['strategy', 'runs', 'all ready p50', 'p95', 'max', 'calls/node mean', 'lost races', 'throttled', 'double claims', 'failures'],
+        result.trio.map((t) => [t.strategy, String(t.runs), fmt(t.allReadyS.p50, 2), fmt(t.allReadyS.p95, 2), fmt(t.allReadyS.max, 2), fmt(t.calls.mean, 2), String(t.lostRaces), String(t.throttled), String(t.doubleClaims), String(t.failures.length)]),
+      ),
+    );
+  }
   const fp = result.footprint;
   if (fp) {
     out.push('', `Footprint of dist/eip-agent.cjs run as a process (medians of ${fp.reps} cold starts; idle for ${fp.idleS} s once ready)`);
@@ -176,7 +216,7 @@ export function render(result: BenchResult): string {
       ),
     );
   }
-  const failures = result.fleets.flatMap((r) => r.failures.map((f) => `${r.scenario}/${r.strategy}: ${f}`));
+  const failures = [...result.fleets.flatMap((r) => r.failures.map((f) => `${r.scenario}/${r.strategy}: ${f}`)), ...result.trio.flatMap((t) => t.failures.map((f) => `trio/${t.strategy}: ${f}`))];
   if (failures.length) out.push('', 'Failures:', ...failures.slice(0, 20));
   return `${out.join('\n')}\n`;
 }

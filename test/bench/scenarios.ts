@@ -4,13 +4,14 @@ import { setMaxListeners } from 'node:events';
 import type { Sim } from '../sim/sim.js';
 import { runBaselineNode, type Baseline } from './baselines.js';
 import { countDoubleClaims, type DoubleClaims, type SeenAssociation } from './checks.js';
-import { REALISTIC, TAGS, startAgent, startWorld, teardown, until, type AgentHandle } from './fleet.js';
-import { summarize, type Summary } from './stats.js';
+import { REALISTIC, TAGS, startAgent, startWorld, teardown, until, type AgentHandle, type WorldShape } from './fleet.js';
+import type { SimNode } from '../sim/sim.js';
+import { percentile, summarize, type Summary } from './stats.js';
 
 export type Strategy = 'agent' | Baseline;
 
 export interface FleetRow {
-  scenario: 'storm' | 'over-subscribed' | 'strategy';
+  scenario: 'storm' | 'over-subscribed' | 'strategy' | 'spread' | 'trio';
   strategy: Strategy;
   nodes: number;
   pool: number;
@@ -18,6 +19,10 @@ export interface FleetRow {
   ready: number;
   /** EC2 HTTP requests per node (SDK retries included), from start until ready (or the end) */
   calls: Summary;
+  /** AssociateAddress/DisassociateAddress requests per node until ready (throttled ones included) */
+  mutating: Summary;
+  /** s the account's buckets need at least for this fleet (bucketFloorS) */
+  floorS: number;
   callsByAction: Record<string, number>;
   throttled: number;
   lostRaces: number;
@@ -50,13 +55,26 @@ interface Outcome {
   readyAt: number | undefined;
 }
 
+/**
+ * The least time EC2's buckets need for `nodes` nodes on `pool` free addresses: each node
+ * lists once (Describe: 100, +20/s) and each address is associated once (mutating: 50,
+ * +5/s); whatever a bucket cannot serve from its burst waits for its refill.
+ */
+export function bucketFloorS(nodes: number, pool: number): number {
+  const associations = Math.min(nodes, pool);
+  return Math.max(0, (associations - 50) / 5, (nodes - 100) / 20);
+}
+
 function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, pool: number, t0: number, capS: number, outcomes: Outcome[], seen: SeenAssociation[], failures: string[]): FleetRow {
   const calls = sim.ec2.calls;
-  const perNode = outcomes.map((o) => calls.filter((c) => c.caller === o.caller && (o.readyAt === undefined || c.at <= o.readyAt)).length);
+  const until = (o: Outcome) => (c: { caller?: string; at: number }) => c.caller === o.caller && (o.readyAt === undefined || c.at <= o.readyAt);
+  const perNode = outcomes.map((o) => calls.filter(until(o)).length);
+  const mutating = outcomes.map((o) => calls.filter((c) => until(o)(c) && (c.action === 'AssociateAddress' || c.action === 'DisassociateAddress')).length);
   const callsByAction: Record<string, number> = {};
   for (const c of calls) callsByAction[c.action] = (callsByAction[c.action] ?? 0) + 1;
   const readyAts = outcomes.flatMap((o) => (o.readyAt === undefined ? [] : [o.readyAt])).sort((a, b) => a - b);
-  const filled = readyAts.length >= pool ? readyAts[pool - 1]! : undefined;
+  const need = Math.min(pool, outcomes.length);
+  const filled = readyAts.length >= need ? readyAts[need - 1]! : undefined;
   return {
     scenario,
     strategy,
@@ -64,6 +82,8 @@ function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, p
     pool,
     ready: readyAts.length,
     calls: summarize(perNode),
+    mutating: summarize(mutating),
+    floorS: bucketFloorS(outcomes.length, pool),
     callsByAction,
     throttled: sim.ec2.count({ outcome: 'RequestLimitExceeded' }),
     lostRaces: sim.ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
@@ -75,8 +95,17 @@ function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, p
   };
 }
 
-async function startFleet(sim: Sim, seen: SeenAssociation[], failures: string[], kube = false): Promise<AgentHandle[]> {
-  const agents = await Promise.all(sim.nodes.map((node) => startAgent(sim, node, seen, { kube })));
+async function startFleet(sim: Sim, seen: SeenAssociation[], failures: string[], options: { kube?: boolean; spreadMs?: number; seed?: number } = {}): Promise<AgentHandle[]> {
+  const boot = (node: SimNode, i: number) => startAgent(sim, node, seen, { ...(options.kube ? { kube: true } : {}), ...(options.seed !== undefined ? { seed: options.seed * 1000 + i } : {}) });
+  // Spread boots: node i starts i/N of the way through the window (as an Auto Scaling group
+  // scaling out over a minute does).
+  const spreadMs = options.spreadMs ?? 0;
+  const agents = await Promise.all(
+    sim.nodes.map(async (node, i) => {
+      if (spreadMs > 0) await new Promise((r) => setTimeout(r, (spreadMs * i) / sim.nodes.length));
+      return boot(node, i);
+    }),
+  );
   for (const agent of agents) {
     void agent.done.then((result) => {
       if (result instanceof Error) failures.push(`${agent.node.instance.instanceId}: ${result.message}`);
@@ -87,17 +116,28 @@ async function startFleet(sim: Sim, seen: SeenAssociation[], failures: string[],
 
 const outcomeOf = (a: AgentHandle): Outcome => ({ caller: a.node.instance.instanceId, startedAt: a.startedAt, readyAt: a.readyAt() });
 
-/** N nodes boot at once on N free addresses. */
-export async function storm(nodes: number, strategy: Strategy, capS: number, scenario: FleetRow['scenario'] = 'storm'): Promise<FleetRow> {
-  const sim = await startWorld({ nodes, pool: nodes, ...REALISTIC });
+export interface FleetShape {
+  nodes: number;
+  pool: number;
+  /** boots spread uniformly over this many s (0: all at once) */
+  spreadS?: number;
+  /** the simulated account: defaults to REALISTIC */
+  world?: Partial<Omit<WorldShape, 'nodes' | 'pool'>>;
+  seed?: number;
+}
+
+/** A fleet boots on a pool: all at once, or spread over a window; the agent or a baseline. */
+export async function fleet(shape: FleetShape, strategy: Strategy, capS: number, scenario: FleetRow['scenario'] = 'storm'): Promise<FleetRow> {
+  const sim = await startWorld({ nodes: shape.nodes, pool: shape.pool, ...REALISTIC, ...shape.world, ...(shape.seed !== undefined ? { seed: shape.seed } : {}) });
   const seen: SeenAssociation[] = [];
   const failures: string[] = [];
   const t0 = Date.now();
+  const spreadMs = (shape.spreadS ?? 0) * 1000;
   if (strategy === 'agent') {
-    const agents = await startFleet(sim, seen, failures);
+    const agents = await startFleet(sim, seen, failures, { spreadMs, ...(shape.seed !== undefined ? { seed: shape.seed } : {}) });
     try {
       await until(() => agents.every((a) => a.readyAt() !== undefined) || failures.length > 0, capS * 1000);
-      return measure(sim, scenario, strategy, nodes, t0, capS, agents.map(outcomeOf), seen, failures);
+      return measure(sim, scenario, strategy, shape.pool, t0, capS, agents.map(outcomeOf), seen, failures);
     } finally {
       await teardown(sim, agents);
     }
@@ -106,17 +146,65 @@ export async function storm(nodes: number, strategy: Strategy, capS: number, sce
   setMaxListeners(0, cap); // every node's sleeps listen on the one cap
   try {
     const runs = await Promise.all(
-      sim.nodes.map((node) =>
-        runBaselineNode(sim, node, strategy, seen, cap).catch((error: unknown) => {
+      sim.nodes.map(async (node, i) => {
+        if (spreadMs > 0) await new Promise((r) => setTimeout(r, (spreadMs * i) / sim.nodes.length));
+        return runBaselineNode(sim, node, strategy, seen, cap).catch((error: unknown) => {
           failures.push(`${node.instance.instanceId}: ${error instanceof Error ? error.message : String(error)}`);
           return { node, startedAt: t0, readyAt: undefined, conflicts: 0 };
-        }),
-      ),
+        });
+      }),
     );
-    return measure(sim, scenario, strategy, nodes, t0, capS, runs.map((r) => ({ caller: r.node.instance.instanceId, startedAt: r.startedAt, readyAt: r.readyAt })), seen, failures);
+    return measure(sim, scenario, strategy, shape.pool, t0, capS, runs.map((r) => ({ caller: r.node.instance.instanceId, startedAt: r.startedAt, readyAt: r.readyAt })), seen, failures);
   } finally {
     await sim.close();
   }
+}
+
+/** N nodes boot at once on N free addresses. */
+export function storm(nodes: number, strategy: Strategy, capS: number, scenario: FleetRow['scenario'] = 'storm'): Promise<FleetRow> {
+  return fleet({ nodes, pool: nodes }, strategy, capS, scenario);
+}
+
+export interface TrioRow {
+  strategy: Strategy;
+  runs: number;
+  /** s to all ready, one value per seeded run (Infinity: not all ready within the cap) */
+  allReadyS: Summary & { p95: number };
+  calls: Summary;
+  lostRaces: number;
+  throttled: number;
+  doubleClaims: number;
+  failures: string[];
+}
+
+/**
+ * The faulty trio (issue 11): three nodes on four addresses, 30 % RequestLimitExceeded, 5 %
+ * InternalError, 50 ms latency, reads of EC2 and IMDS 500 ms behind, one lost race; many
+ * seeded runs, because its tail is what a node booting in a bad minute meets.
+ */
+export async function trio(strategy: Strategy, runs: number, capS: number): Promise<TrioRow> {
+  const times: number[] = [];
+  const calls: number[] = [];
+  const failures: string[] = [];
+  let lostRaces = 0;
+  let throttled = 0;
+  let doubleClaims = 0;
+  for (let seed = 1; seed <= runs; seed++) {
+    const row = await fleet(
+      { nodes: 3, pool: 4, seed, world: { latencyMs: [50, 50], throttle: false, imdsLagMs: 500, staleReadMs: 500, errorRate: { RequestLimitExceeded: 0.3, InternalError: 0.05 }, raceNext: 1 } },
+      strategy,
+      capS,
+      'trio',
+    );
+    times.push(row.allReadyS ?? Infinity);
+    calls.push(row.calls.mean);
+    lostRaces += row.lostRaces;
+    throttled += row.throttled;
+    doubleClaims += row.doubleClaims.total;
+    failures.push(...row.failures.map((f) => `seed ${seed}: ${f}`));
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { strategy, runs, allReadyS: { ...summarize(times), p95: percentile(sorted, 95) }, calls: summarize(calls), lostRaces, throttled, doubleClaims, failures };
 }
 
 export interface OversubOptions {
@@ -138,7 +226,7 @@ export async function oversubscribed(options: OversubOptions): Promise<FleetRow>
   const seen: SeenAssociation[] = [];
   const failures: string[] = [];
   const t0 = Date.now();
-  const agents = await startFleet(sim, seen, failures, true);
+  const agents = await startFleet(sim, seen, failures, { kube: true });
   try {
     const readyNow = () => agents.filter((a) => a.readyAt() !== undefined);
     if (!(await until(() => readyNow().length >= pool, options.capS * 1000))) throw new Error(`over-subscribed: only ${readyNow().length} of ${pool} ready within ${options.capS} s`);

@@ -131,6 +131,35 @@ describe('claim', () => {
     });
   });
 
+  test('`eip-agent claim`: one shot, exits 0 once live; `run` afterwards resumes with no AssociateAddress (G3)', async () => {
+    await withSim({ pool: 2, tags: POOL }, async (local) => {
+      const node = await local.addNode();
+      const started = Date.now();
+      const claimed = await runToEnd(['claim', '--tag-key', 'color', '--tag-value', 'orange'], local.env(node));
+      console.log(`# claim: start to exit ${((Date.now() - started) / 1000).toFixed(2)} s`);
+      assert.equal(claimed.code, 0, claimed.stderr);
+      const eni = node.instance.enis[0]!;
+      const held = local.world.addressOn(eni.networkInterfaceId, eni.privateIps[0]!);
+      assert.ok(held, 'the address stays on the interface');
+      assert.equal(associateCalls(local, node), 1);
+      const { agent } = await startAgent(local, node);
+      try {
+        const ready = await agent.waitFor('ready');
+        assert.equal(ready['publicIp'], held.publicIp);
+        assert.equal(associateCalls(local, node), 1, 'resumed: no second AssociateAddress');
+        assert.ok(agent.events.some((e) => e.event === 'claim.resumed'));
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+      // A dry pool: one line at --claim-timeout, non-zero.
+      for (const a of local.world.addresses.values()) if (!a.association) local.world.associateForeign(a.allocationId);
+      const other = await local.addNode();
+      const dry = await runToEnd(['claim', '--tag-key', 'color', '--tag-value', 'orange', '--claim-timeout', '1'], local.env(other));
+      assert.equal(dry.code, 1);
+      assert.match(dry.stderr, /^eip-agent: --claim-timeout 1s expired: pool color=orange: 0 of 2 free$/m);
+    });
+  });
+
   test('--live-check none: the association is verified by a DescribeAddresses read (3 EC2 calls)', async () => {
     await withSim({ pool: 2, tags: POOL }, async (local) => {
       const node = await local.addNode();

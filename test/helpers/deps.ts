@@ -15,6 +15,7 @@ import { memoryLogger, type LoggedEvent, type LogLevel } from '../../agent/share
 import type { RetryPolicy } from '../../agent/shared/pacing.js';
 import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort } from '../../agent/shared/ports.js';
 import { systemTiming, type Timing } from '../../agent/shared/time.js';
+import { rng } from '../fuzz/random.js';
 import type { Sim, SimNode } from '../sim/sim.js';
 import { inProcessImds, type InProcessEc2 } from '../sim/world-ports.js';
 
@@ -114,6 +115,8 @@ export interface HttpDepsOptions {
   /** wraps the node's EC2 port (e.g. to watch what it is told) */
   wrapEc2?: (port: Ec2Port) => Ec2Port;
   logLevel?: LogLevel;
+  /** seeds the agent's random source (jitter and spreads); default Math.random */
+  seed?: number;
 }
 
 /**
@@ -133,9 +136,10 @@ export async function httpDeps(sim: Sim, node: SimNode, options: HttpDepsOptions
     const port = createEc2Port({ client, onCall });
     return options.wrapEc2 ? options.wrapEc2(port) : port;
   };
+  const seeded = options.seed === undefined ? undefined : rng(options.seed);
   return buildDeps({
     config,
-    timing: systemTiming,
+    timing: seeded ? { ...systemTiming, random: () => seeded.next() } : systemTiming,
     imds: createImdsPort(createImdsClient({ endpoint: node.imds.url, ...(options.imdsTimeoutMs ? { timeoutMs: options.imdsTimeoutMs } : {}) })),
     ec2For,
     ...(kubeTarget ? { kube: createKubeClient(kubeTarget) } : {}),

@@ -1,12 +1,15 @@
 // `npm run demo`: a small fleet of real agents (the built bundle, one process per node) on
-// the simulated AWS. Four nodes boot together against a pool of three addresses; one node
-// gets a spot interruption notice, waits for its workload pod to leave, releases its
-// address, and the waiting node takes it.
+// the simulated AWS. Four nodes boot together against a pool of three addresses; each ready
+// node's kubelet registers and the agent labels its Node with its address; one node gets a
+// spot interruption notice, waits for its workload pod to leave, takes its label off,
+// releases its address, and the waiting node takes it. Ends with the nodes' labels (as
+// `kubectl get nodes -L eip-agent.io/public-ip` shows them) and the Events the agents recorded.
 import { BUNDLE, runBundle, type AgentProcess, type LogLine } from '../helpers/agent.js';
 import { until } from '../helpers/fleet.js';
 import { Sim, type SimNode } from './sim.js';
 
 const POOL = 3;
+const LABEL = 'eip-agent.io/public-ip';
 const NODES = 4;
 const started = Date.now();
 const clock = () => `+${((Date.now() - started) / 1000).toFixed(2).padStart(6)}s`;
@@ -37,6 +40,10 @@ function narrate(e: LogLine): string | undefined {
       return 'drained: no workload pod left';
     case 'released':
       return `released ${String(e['publicIp'])}`;
+    case 'cluster.labelled':
+      return `labelled its Node ${LABEL}=${String(e['publicIp'])}`;
+    case 'cluster.unlabelled':
+      return `took the label off its Node`;
     case 'fatal':
       return `FAILED: ${String(e['error'])}`;
     default:
@@ -44,11 +51,17 @@ function narrate(e: LogLine): string | undefined {
   }
 }
 
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`eip-agent demo: ${NODES} nodes, a pool of ${POOL} Elastic IPs tagged color=orange, simulated AWS on 127.0.0.1\n`);
   process.stdout.write(`agent: ${BUNDLE}\n\n`);
   const sim = await Sim.start({ pool: POOL, tags: { color: 'orange' }, instances: NODES, imdsLagMs: 300, ec2: { faults: { latencyMs: [20, 80] } } });
   const agents: { name: string; node: SimNode; agent: AgentProcess }[] = [];
+  const nodeJson = (node: SimNode) => sim.world.node(node.nodeName) as { metadata?: { labels?: Record<string, string> } } | undefined;
   try {
     for (const [i, node] of sim.nodes.entries()) {
       const name = `node-${i + 1}`;
@@ -61,8 +74,14 @@ async function main(): Promise<void> {
       let seen = 0;
       agent.proc.stderr!.on('data', () => {
         for (; seen < agent.events.length; seen++) {
-          const text = narrate(agent.events[seen]!);
+          const event = agent.events[seen]!;
+          const text = narrate(event);
           if (text) say(name, text);
+          // The gate opened: kubelet starts and registers the Node (as on a real node).
+          if (event.event === 'ready' && !sim.world.node(node.nodeName)) {
+            sim.registerNode(node);
+            say('k8s', `kubelet on ${name} registers Node ${node.nodeName}`);
+          }
         }
       });
       agents.push({ name, node, agent });
@@ -96,11 +115,24 @@ async function main(): Promise<void> {
         phase,
       ];
     });
-    const header = ['node', 'instance', 'address', 'EC2 calls', 's to ready', 'now'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+    table(['node', 'instance', 'address', 'EC2 calls', 's to ready', 'now'], rows);
     const holdings = [...sim.world.holdings({ color: 'orange' }).values()];
     process.stdout.write(`\npool now: ${holdings.length} of ${POOL} addresses held, none by two interfaces: ${holdings.every((h) => h.length === 1)}\n`);
+
+    await until(() => agents.filter((a) => a.agent.proc.exitCode === null).every((a) => (nodeJson(a.node)?.metadata?.labels ?? {})[LABEL] !== undefined), 15_000, 'the labels');
+    process.stdout.write(`\n$ kubectl get nodes -L ${LABEL}\n`);
+    table(
+      ['NAME', 'STATUS', LABEL.toUpperCase()],
+      agents.filter((a) => nodeJson(a.node)).map(({ node }) => [node.nodeName, 'Ready', (nodeJson(node)?.metadata?.labels ?? {})[LABEL] ?? '']),
+    );
+    process.stdout.write('\n$ kubectl get events --field-selector involvedObject.kind=Node\n');
+    table(
+      ['TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
+      sim.kube.events({ kind: 'Node' }).map((e) => {
+        const event = e as { type: string; reason: string; involvedObject: { name: string }; message: string };
+        return [event.type, event.reason, `node/${event.involvedObject.name}`, event.message];
+      }),
+    );
   } finally {
     say('demo', 'the other nodes end too (pods gone, SIGTERM): each releases its address');
     for (const { node } of agents) for (const pod of sim.world.podsOn(node.nodeName)) sim.world.deletePod(pod.namespace, pod.name);
