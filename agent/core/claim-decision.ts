@@ -93,11 +93,12 @@ export interface ClaimMemory {
    */
   readonly lost: ReadonlySet<string>;
   /**
-   * A throttled answer or a lost race since the last spread wait, and where: on an attempt
-   * (the listing just before it may predate the burst that emptied the bucket) or on the
-   * listing itself (which then came after it).
+   * Contention seen since the last spread wait, and what it says. `throttled`: an attempt
+   * found the mutating bucket empty, right after a listing that may predate the burst that
+   * emptied it. `listing`: the listing itself was throttled (it came after). `race`: one peer
+   * took the address — the bucket may be fine, so the spread is short.
    */
-  readonly contention: 'attempt' | 'listing' | undefined;
+  readonly contention: 'throttled' | 'listing' | 'race' | undefined;
   /** spread waits so far: the first may still count on the bucket's burst, later ones not */
   readonly spreads: number;
   readonly pending?: Pending;
@@ -116,6 +117,9 @@ export interface ClaimMemory {
 export const VERIFY_READS = 12;
 // After a spread wait this long the listing is stale: list again before attempting.
 const STALE_AFTER_MS = 1000;
+// A lost race alone says one peer wanted the same address, not that a crowd empties the
+// bucket: a short breath, a fresh listing, and another address.
+const RACE_SPREAD_MS = 1000;
 
 export function initialMemory(): ClaimMemory {
   return { pooledIps: new Set(), known: new Map(), lost: new Set(), contention: undefined, spreads: 0, stale: false, troubles: 0, faults: 0, retried: false };
@@ -152,7 +156,8 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
   }
   if (view.free.length === 0) return relist('exhausted', `pool ${describePool(settings.pool)}: 0 of ${view.size} free`);
   if (memory.contention) {
-    const ms = Math.round(random() * contentionSpreadMs(view.free.length, memory.contention === 'attempt' && memory.spreads === 0));
+    const window = memory.contention === 'race' ? RACE_SPREAD_MS : contentionSpreadMs(view.free.length, memory.contention === 'throttled' && memory.spreads === 0);
+    const ms = Math.round(random() * window);
     return { do: 'wait', ms, why: 'contention', reason: `spreading the next attempt over the account's mutating bucket (${view.free.length} free)` };
   }
   if (memory.stale) return { do: 'list' };
@@ -210,7 +215,7 @@ function won(memory: ClaimMemory, address: AddressView, associationId: string, s
 function lost(memory: ClaimMemory, address: AddressView): ClaimMemory {
   // Someone was faster: the listing is stale. Its free count still sizes the spread; then
   // list again.
-  return { ...memory, pending: undefined, stale: true, lost: new Set(memory.lost).add(address.allocationId), contention: 'attempt' };
+  return { ...memory, pending: undefined, stale: true, lost: new Set(memory.lost).add(address.allocationId), contention: memory.contention ?? 'race' };
 }
 
 function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings): ClaimMemory {
@@ -221,7 +226,7 @@ function attempted(memory: ClaimMemory, address: AddressView, result: AttemptRes
     case 'not-found':
       return { ...memory, listing: undefined }; // released meanwhile: look at the pool again
     case 'throttled':
-      return { ...memory, contention: 'attempt' };
+      return { ...memory, contention: 'throttled' };
     case 'uncertain':
       // It may have been applied: read before trying anything else (STYLE 6).
       return { ...memory, faults: memory.faults + 1, retried: false, pending: { address, why: 'uncertain', reads: 0, lagging: false } };

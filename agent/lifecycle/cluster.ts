@@ -57,116 +57,116 @@ function patchFor(desired: Desired, pool: string): NodeMetadataPatch {
 }
 
 export function kubeCluster(deps: ClusterDeps): Cluster {
-  const { kube, nodeName, log, timing } = deps;
-  let node: NodeView | undefined;
-  let claimed: Claimed | undefined;
-  let desired: Desired = null;
+  return new KubeCluster(deps);
+}
+
+const same = (a: Desired | undefined, b: Desired) => (a === undefined ? false : a?.associationId === b?.associationId && a?.publicIp === b?.publicIp);
+
+class KubeCluster implements Cluster {
+  private node: NodeView | undefined;
+  private claimed: Claimed | undefined;
+  private desired: Desired = null;
   /** what the Node carries as far as we know: undefined until we have looked */
-  let applied: Desired | undefined;
-  const queue: NodeEvent[] = [];
-  const sent: Sent[] = [];
-  let failures = 0;
-  const same = (a: Desired | undefined, b: Desired) => (a === undefined ? false : a?.associationId === b?.associationId && a?.publicIp === b?.publicIp);
+  private applied: Desired | undefined;
+  private readonly queue: NodeEvent[] = [];
+  private readonly sent: Sent[] = [];
+  private failures = 0;
 
-  const trouble = (what: string, error: unknown) => {
-    if (!isAgentError(error)) throw error;
-    failures += 1;
-    // An unreachable API server is a warning, once in a while; nothing else waits for it.
-    if (failures === 1 || failures % 60 === 0) log.warn('cluster.unreachable', { what, failures, error: errorMessage(error) });
-  };
+  constructor(private readonly deps: ClusterDeps) {}
 
-  /** One look: find the Node, bring its label in line, send what events may go. */
-  const step = async (signal: AbortSignal) => {
-    if (!node) {
-      try {
-        node = await kube.getNode(nodeName, signal);
-      } catch (error) {
-        return trouble('get node', error);
-      }
-      if (!node) return; // kubelet has not registered it yet
-      log.info('cluster.node', { nodeName, uid: node.uid });
-      applied = node.labels[NODE_LABEL] ? undefined : null;
+  observe(fact: Fact): void {
+    switch (fact.type) {
+      case 'claimed':
+        this.claimed = fact.claimed;
+        break;
+      case 'ready':
+      case 'back':
+        this.desired = this.claimed ?? null;
+        break;
+      case 'lost':
+      case 'releasing':
+      case 'released':
+        this.desired = null;
+        break;
+      case 'exhausted':
+        this.event({ type: 'Warning', reason: 'PoolExhausted', message: `pool ${this.deps.pool}: 0 of ${fact.size} addresses free; waiting for one` });
+        break;
+      case 'foreign':
+        this.event({ type: 'Warning', reason: 'ForeignElasticIP', message: fact.reason });
+        break;
     }
-    if (!same(applied, desired)) {
-      try {
-        node = await kube.patchNode(nodeName, patchFor(desired, deps.pool), signal);
-        applied = desired;
-        failures = 0;
-        log.info(desired ? 'cluster.labelled' : 'cluster.unlabelled', { nodeName, label: NODE_LABEL, publicIp: desired?.publicIp });
-      } catch (error) {
-        return trouble('label node', error);
-      }
-    }
-    while (queue.length > 0) {
-      const event = queue[0]!;
-      try {
-        await kube.recordEvent(node, event, signal);
-        queue.shift();
-      } catch (error) {
-        return trouble(`record event ${event.reason}`, error);
-      }
-    }
-  };
+  }
 
-  const event = (e: NodeEvent) => {
-    const now = timing.clock.now();
-    if (!mayRecord(sent, e.reason, now) || queue.length >= 10) return;
-    sent.push({ reason: e.reason, at: now });
-    while (sent.length > 100) sent.shift();
-    queue.push(e);
-  };
+  event(e: NodeEvent): void {
+    const now = this.deps.timing.clock.now();
+    if (!mayRecord(this.sent, e.reason, now) || this.queue.length >= 10) return;
+    this.sent.push({ reason: e.reason, at: now });
+    while (this.sent.length > 100) this.sent.shift();
+    this.queue.push(e);
+  }
 
-  return {
-    observe(fact) {
-      switch (fact.type) {
-        case 'claimed':
-          claimed = fact.claimed;
-          break;
-        case 'ready':
-        case 'back':
-          desired = claimed ?? null;
-          break;
-        case 'lost':
-        case 'releasing':
-        case 'released':
-          desired = null;
-          break;
-        case 'exhausted':
-          event({ type: 'Warning', reason: 'PoolExhausted', message: `pool ${deps.pool}: 0 of ${fact.size} addresses free; waiting for one` });
-          break;
-        case 'foreign':
-          event({ type: 'Warning', reason: 'ForeignElasticIP', message: fact.reason });
-          break;
-      }
-    },
-    event,
-    async withdraw(signal) {
-      desired = null;
-      if (!node || same(applied, null)) return;
+  async withdraw(signal: AbortSignal): Promise<void> {
+    this.desired = null;
+    if (!this.node || same(this.applied, null)) return;
+    try {
+      await this.apply(signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      this.trouble('unlabel node', error);
+    }
+  }
+
+  async flush(signal: AbortSignal): Promise<void> {
+    if (this.queue.length > 0) await this.step(signal).catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)));
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.step(signal).catch((error: unknown) => {
+        if (!signal.aborted) throw error;
+      });
       try {
-        node = await kube.patchNode(nodeName, patchFor(null, deps.pool), signal);
-        applied = null;
-        log.info('cluster.unlabelled', { nodeName, label: NODE_LABEL });
+        await this.deps.timing.sleep(this.deps.intervalMs ?? 1000, signal);
       } catch (error) {
         if (signal.aborted) return;
-        trouble('unlabel node', error);
+        throw error;
       }
-    },
-    async flush(signal) {
-      if (queue.length > 0) await step(signal).catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)));
-    },
-    async run(signal) {
-      while (!signal.aborted) {
-        await step(signal).catch((error: unknown) => {
-          if (!signal.aborted) throw error;
-        });
-        try {
-          await timing.sleep(deps.intervalMs ?? 1000, signal);
-        } catch (error) {
-          if (signal.aborted) return;
-          throw error;
-        }
+    }
+  }
+
+  /** One look: find the Node, bring its label in line, send what events may go. */
+  private async step(signal: AbortSignal): Promise<void> {
+    const { kube, nodeName, log } = this.deps;
+    try {
+      if (!this.node) {
+        this.node = await kube.getNode(nodeName, signal);
+        if (!this.node) return; // kubelet has not registered it yet
+        log.info('cluster.node', { nodeName, uid: this.node.uid });
+        this.applied = this.node.labels[NODE_LABEL] ? undefined : null;
       }
-    },
-  };
+      if (!same(this.applied, this.desired)) await this.apply(signal);
+      while (this.queue.length > 0) {
+        await kube.recordEvent(this.node, this.queue[0]!, signal);
+        this.queue.shift();
+      }
+      this.failures = 0;
+    } catch (error) {
+      this.trouble('talk to the API server', error);
+    }
+  }
+
+  private async apply(signal: AbortSignal): Promise<void> {
+    const { kube, nodeName, log, pool } = this.deps;
+    const desired = this.desired;
+    this.node = await kube.patchNode(nodeName, patchFor(desired, pool), signal);
+    this.applied = desired;
+    log.info(desired ? 'cluster.labelled' : 'cluster.unlabelled', { nodeName, label: NODE_LABEL, publicIp: desired?.publicIp });
+  }
+
+  private trouble(what: string, error: unknown): void {
+    if (!isAgentError(error)) throw error;
+    this.failures += 1;
+    // An unreachable API server is a warning, once in a while; nothing else waits for it.
+    if (this.failures === 1 || this.failures % 60 === 0) this.deps.log.warn('cluster.unreachable', { what, failures: this.failures, error: errorMessage(error) });
+  }
 }

@@ -48,14 +48,14 @@ export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolea
 
 // EC2 reads (DescribeAddresses): a 5xx blip costs 100 ms on average. A throttled answer
 // means the account's Describe bucket is empty: a lone one (another tool's spike) costs
-// 250 ms on average; a second in a row means a crowd is listing, and the wait spreads over
-// the 5 s the whole bucket takes to refill (100 / 20 per s), which serves a crowd the size
-// of the bucket in one round (BENCHMARKS.md, "Pacing, designed").
+// 250 ms on average; a second in a row makes a crowd likely, and the wait spreads over the
+// 2.5 s the bucket needs to refill half (50 / 20 per s), which serves a crowd of 50 in one
+// round, then doubles; no wait is longer than 10 s (BENCHMARKS.md, "Pacing, designed").
 export const EC2_READ_RETRY: RetryPolicy = {
   baseMs: 200,
   throttledBaseMs: 500,
-  throttledSpreadMs: (EC2_BUCKETS.describe.size / EC2_BUCKETS.describe.refillPerS) * 1000,
-  capMs: 20_000,
+  throttledSpreadMs: (EC2_BUCKETS.describe.size / 2 / EC2_BUCKETS.describe.refillPerS) * 1000,
+  capMs: 10_000,
   budgetMs: Infinity,
   attempts: Infinity,
 };

@@ -133,6 +133,10 @@ test('contention: the spread comes from the listing, the burst counted only once
   // A throttled listing is contention too; its listing is fresh, so no burst is subtracted.
   const fresh = [listed(many, 2), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
   assert.equal((decide(fresh, s, () => 1) as Extract<ClaimStep, { do: 'wait' }>).ms, 40_000);
+  // A lost race alone says one peer, not a crowd: a short breath however big the pool.
+  let raced = [listed(many), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
+  raced = observe(raced, { of: 'attempted', address: a, result: 'conflict' }, s);
+  assert.equal((decide(raced, s, () => 1) as Extract<ClaimStep, { do: 'wait' }>).ms, 1000);
   // A small pool: the floor, so that a lone throttle costs a quarter second on average.
   const small = [listed([address(1), address(2)], 1), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
   assert.equal((decide(small, s, () => 0.5) as Extract<ClaimStep, { do: 'wait' }>).ms, 250);

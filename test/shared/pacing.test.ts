@@ -19,16 +19,16 @@ test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap'
   }
 });
 
-test('retryDelay on EC2 reads: a lone fault is short; a second throttle spreads over the Describe refill', () => {
+test('retryDelay on EC2 reads: a lone fault is short; a second throttle spreads over half the Describe refill', () => {
   const cases: [number, boolean, number, number][] = [
     // retry, throttled, random, expected
     [1, false, 1, 200], // a 5xx blip: up to 200 ms
     [1, true, 1, 500], // a lone throttle: up to 500 ms (250 ms on average)
     [1, true, 0.5, 250],
-    [2, true, 1, 5000], // a second throttle in a row: the 5 s the Describe bucket needs
-    [3, true, 1, 5000],
-    [5, true, 1, 8000], // doubling again once past 5 s
-    [9, true, 1, 20_000], // never above the cap
+    [2, true, 1, 2500], // a second throttle in a row: the 2.5 s the Describe bucket needs to refill half
+    [3, true, 1, 2500],
+    [4, true, 1, 4000], // doubling again once past it
+    [9, true, 1, 10_000], // never above the cap
     [2, false, 1, 400], // faults that are not throttles keep doubling from 200 ms
   ];
   for (const [retry, throttled, random, expected] of cases) {
