@@ -3,6 +3,7 @@
 // user_data as it is, the Bottlerocket settings and the image's entry point name only
 // settings, commands and paths the agent has, and every example sets IMDS to one hop.
 import assert from 'node:assert/strict';
+import { mimeParts } from '../helpers/mime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, test } from 'node:test';
@@ -18,20 +19,11 @@ const flagsOf = (command: string): string[] =>
 
 const read = (path: string) => readFileSync(path, 'utf8');
 
-/** The parts of a MIME multipart/mixed document: content type and body. */
-function mimeParts(text: string): { type: string; body: string }[] {
-  const boundary = /boundary="([^"]+)"/.exec(text)?.[1];
-  assert.ok(boundary, 'a multipart boundary');
-  const chunks = text.split(`--${boundary}`);
-  assert.equal(chunks.at(-1)!.trim(), '--', 'the closing boundary ends the document');
-  return chunks.slice(1, -1).map((chunk) => {
-    const [head, ...rest] = chunk.replace(/^\n/, '').split('\n\n');
-    return { type: /^content-type:\s*(.*)$/im.exec(head!)?.[1] ?? '', body: rest.join('\n\n') };
-  });
-}
+/** The parts of a MIME document: content type and body. */
+const typedParts = (text: string) => mimeParts(text).map((p) => ({ type: p.headers['content-type'] ?? '', body: p.body }));
 
 const shellPart = (mime: string) => {
-  const shells = mimeParts(mime).filter((p) => p.type.startsWith('text/x-shellscript'));
+  const shells = typedParts(mime).filter((p) => p.type.startsWith('text/x-shellscript'));
   assert.equal(shells.length, 1, 'one shell part');
   return shells[0]!;
 };
@@ -98,7 +90,7 @@ describe('Karpenter EC2NodeClass example', () => {
     assert.equal(nodeClass.apiVersion, 'karpenter.k8s.aws/v1');
     assert.deepEqual(shellPart(nodeClass.spec.userData), shellPart(al2023));
     // Karpenter adds the NodeConfig; a second one here would fight it.
-    assert.deepEqual(mimeParts(nodeClass.spec.userData).map((p) => p.type.split(';')[0]), ['text/x-shellscript']);
+    assert.deepEqual(typedParts(nodeClass.spec.userData).map((p) => p.type.split(';')[0]), ['text/x-shellscript']);
     assert.ok(checkAgentCalls(shellPart(nodeClass.spec.userData).body, 'ec2nodeclass.yaml') >= 2);
   });
 

@@ -2,6 +2,7 @@
 // drop-in and rates the unit 3.5 or lower, every shell script passes shellcheck, and the IAM
 // policy grants exactly the EC2 actions the code calls, associate/disassociate on the pool.
 import assert from 'node:assert/strict';
+import { mimeParts } from '../helpers/mime.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,18 +17,6 @@ function hasTool(name: string): boolean {
 const SYSTEMD_MISSING = hasTool('systemd-analyze') ? false : 'systemd-analyze not installed (apt-get install systemd)';
 const SHELLCHECK_MISSING = hasTool('shellcheck') ? false : 'shellcheck not installed (apt-get install shellcheck)';
 
-/** The parts of a MIME multipart/mixed document: headers and body. */
-function mimeParts(text: string): { headers: Record<string, string>; body: string }[] {
-  const boundary = /boundary="([^"]+)"/.exec(text)?.[1];
-  assert.ok(boundary, 'a multipart boundary');
-  const chunks = text.split(`--${boundary}`);
-  assert.equal(chunks.at(-1)!.trim(), '--', 'the closing boundary ends the document');
-  return chunks.slice(1, -1).map((chunk) => {
-    const [head, ...rest] = chunk.replace(/^\n/, '').split('\n\n');
-    const headers = Object.fromEntries(head!.split('\n').map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-    return { headers, body: rest.join('\n\n') };
-  });
-}
 
 describe('systemd units', () => {
   test('systemd-analyze verify accepts the unit and the drop-in beside a stub kubelet, without a warning', { skip: SYSTEMD_MISSING }, () => {
