@@ -1,8 +1,8 @@
 // In-process agents for the benchmark: one simulated instance each, with its own IMDS
 // listener, IMDS client, EC2 client and health port, talking real HTTP to the simulator.
-// The daemon is the shipped `runDaemon` (agent/daemon.ts) with the shipped claim code;
-// only the wiring differs from agent/wire.ts, where a process-wide setting would be shared
-// by every agent of this one process (see BENCHMARKS.md).
+// The daemon is the shipped `runDaemon` (agent/lifecycle/daemon.ts) with the shipped claim
+// code, built by test/helpers/deps.ts; only the wiring differs from agent/cli/wiring.ts, where
+// a process-wide setting would be shared by every agent of this one process (BENCHMARKS.md).
 import { runDaemon } from '../../agent/lifecycle/daemon.js';
 import type { LoggedEvent, LogEvent } from '../../agent/shared/log.js';
 import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
