@@ -67,6 +67,8 @@ export interface DaemonDeps {
   reads?: RetryPolicy;
   /** poll intervals; tests shorten them */
   intervals?: { liveMs?: number; watchMs?: number; noticesMs?: number; drainMs?: number; clusterMs?: number };
+  /** how long IMDS may take to tell the identity; the bench's hundreds of hosts in one process need longer */
+  identityBudgetMs?: number;
 }
 
 // Shutdown gets its own budget: the claim's signal is already aborted by then.
@@ -244,7 +246,7 @@ async function untilTheEnd(agent: Agent): Promise<Life> {
   const { config, log } = deps;
   const life: Life = {};
   try {
-    const me = await identify(deps.imds, deps.timing, config, stop.signal);
+    const me = await identify(deps.imds, deps.timing, config, stop.signal, deps.identityBudgetMs);
     life.me = me;
     const { target } = me;
     report({ type: 'identified', instanceId: target.instanceId, region: me.region, nodeName: me.nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });

@@ -28,8 +28,8 @@ export interface Me {
   nodeName: string;
 }
 
-export async function identify(imds: ImdsPort, timing: Timing, options: IdentifyOptions, signal: AbortSignal): Promise<Me> {
-  const policy = { ...IMDS_RETRY, attempts: Infinity, capMs: 2000, budgetMs: IDENTITY_BUDGET_MS };
+export async function identify(imds: ImdsPort, timing: Timing, options: IdentifyOptions, signal: AbortSignal, budgetMs = IDENTITY_BUDGET_MS): Promise<Me> {
+  const policy = { ...IMDS_RETRY, attempts: Infinity, capMs: 2000, budgetMs };
   let identity: Identity;
   try {
     identity = await retrying(() => imds.identity(signal), { policy, timing, signal });

@@ -2,6 +2,7 @@
 // tier, the benchmark and the soak. The configuration comes from readFlags + runConfig as
 // in cli/main.ts; only the transport differs: straight over the World on a fake clock, or
 // over HTTP to the simulator with each node's own clients.
+import { Agent as HttpAgent } from 'node:http';
 import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
 import { startHealthServer } from '../../agent/adapters/health.js';
 import { createImdsClient } from '../../agent/adapters/imds-client.js';
@@ -53,6 +54,7 @@ export interface BuildOptions {
   reads?: RetryPolicy;
   intervals?: DaemonDeps['intervals'];
   logLevel?: LogLevel;
+  identityBudgetMs?: number;
 }
 
 export function buildDeps(options: BuildOptions): Built {
@@ -87,6 +89,7 @@ export function buildDeps(options: BuildOptions): Built {
       },
       ...(options.reads ? { reads: options.reads } : {}),
       ...(options.intervals ? { intervals: options.intervals } : {}),
+      ...(options.identityBudgetMs ? { identityBudgetMs: options.identityBudgetMs } : {}),
     },
   };
   return built;
@@ -117,6 +120,7 @@ export interface HttpDepsOptions {
   logLevel?: LogLevel;
   /** seeds the agent's random source (jitter and spreads); default Math.random */
   seed?: number;
+  identityBudgetMs?: number;
 }
 
 /**
@@ -140,12 +144,15 @@ export async function httpDeps(sim: Sim, node: SimNode, options: HttpDepsOptions
   return buildDeps({
     config,
     timing: seeded ? { ...systemTiming, random: () => seeded.next() } : systemTiming,
-    imds: createImdsPort(createImdsClient({ endpoint: node.imds.url, ...(options.imdsTimeoutMs ? { timeoutMs: options.imdsTimeoutMs } : {}) })),
+    // Its own small pool: hundreds of simulated hosts in one process share one fd limit, and
+    // eight sockets each to an IMDS that answers in a millisecond would exhaust it.
+    imds: createImdsPort(createImdsClient({ endpoint: node.imds.url, agent: new HttpAgent({ keepAlive: true, maxSockets: 2 }), ...(options.imdsTimeoutMs ? { timeoutMs: options.imdsTimeoutMs } : {}) })),
     ec2For,
     ...(kubeTarget ? { kube: createKubeClient(kubeTarget) } : {}),
     http: true,
     ...(options.reads ? { reads: options.reads } : {}),
     ...(options.intervals ? { intervals: options.intervals } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(options.identityBudgetMs ? { identityBudgetMs: options.identityBudgetMs } : {}),
   });
 }
