@@ -20,6 +20,8 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
     spreadNodes: 5,
     spreadS: 1,
     trioRuns: 1,
+    modelNodes: [20],
+    modelSeeds: 1,
   });
   const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
   assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random']);
@@ -40,5 +42,6 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
   assert.equal(result.fleets[1]!.oversub?.handoffS.n, 1);
   assert.ok(result.footprint && result.footprint.bundleBytes > 0 && result.footprint.idleRssMb > 0);
   const text = render(result);
-  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'Footprint']) assert.match(text, new RegExp(heading));
+  assert.deepEqual(result.model.map((m) => [m.nodes, m.ready, m.doubleClaims]), [[20, 20, 0]]);
+  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'In-process model', 'Footprint']) assert.match(text, new RegExp(heading));
 });

@@ -3,9 +3,10 @@
 //   --oversub-nodes N      over-subscribed fleet  --handoffs N         releases to time
 //   --window S             steady window          --idle S             idle-ready seconds
 //   --reps N               cold starts            --baseline-cap S     naive baselines give up
-//   --cap S                any fleet gives up     --only storm,oversub,strategies,spread,trio,footprint
+//   --cap S                any fleet gives up     --only storm,oversub,strategies,spread,trio,footprint,model
 //   --spread-nodes N       spread storm size      --spread S           its boot window
 //   --trio-runs N          seeded faulty-trio runs per strategy
+//   --model-nodes 200,500  in-process model sizes --model-seeds N     seeds of each
 //   --json                 print the result as JSON instead of tables
 import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
 
@@ -59,6 +60,12 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
         break;
       case '--trio-runs':
         options.trioRuns = Math.round(positive(flag, value()));
+        break;
+      case '--model-nodes':
+        options.modelNodes = String(value()).split(',').map((n) => Math.round(positive('--model-nodes', n)));
+        break;
+      case '--model-seeds':
+        options.modelSeeds = Math.round(positive(flag, value()));
         break;
       case '--only': {
         const chosen = String(value()).split(',');

@@ -28,8 +28,6 @@ export interface ModelResult {
   throttled: number;
   lostRaces: number;
   doubleClaims: number;
-  byOutcome: Record<string, number>;
-  worst?: string[];
 }
 
 export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
@@ -43,7 +41,7 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
   for (let i = 0; i < shape.nodes; i++) {
     const instance = world.addInstance();
     const start = ((shape.spreadMs ?? 0) * i) / shape.nodes;
-    agents.push({ id: instance.instanceId, built: worldDeps(ec2, instance.instanceId, time, config, { logLevel: (process.env['EIP_MODEL_LOG'] ?? 'info') as 'info' }), start });
+    agents.push({ id: instance.instanceId, built: worldDeps(ec2, instance.instanceId, time, config, { logLevel: 'info' }), start });
   }
   // The pool existed long before the nodes boot: stale reads must not see it missing.
   await time.advance(60_000);
@@ -82,15 +80,5 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
     throttled: ec2.count({ outcome: 'RequestLimitExceeded' }),
     lostRaces: ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
     doubleClaims,
-    byOutcome: Object.fromEntries([...new Set(ec2.calls.map((c) => `${c.action} ${c.outcome}`))].map((k) => [k, ec2.calls.filter((c) => `${c.action} ${c.outcome}` === k).length])),
-    worst: (() => {
-      const i = calls.indexOf(Math.max(...calls));
-      const a = agents[i]!;
-      const lines = [
-        ...ec2.calls.filter((c) => c.caller === a.id).map((c) => [c.at, `${c.action} ${c.outcome}`] as const),
-        ...a.built.log.events.map((e) => [e.at, `  · ${e.event} ${JSON.stringify(e.fields).slice(0, 160)}`] as const),
-      ].sort((x, y) => x[0] - y[0]);
-      return lines.map(([at, text]) => `${((at - t0) / 1000).toFixed(2)} ${text}`);
-    })(),
   };
 }

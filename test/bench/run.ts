@@ -2,10 +2,13 @@
 // `bench.ts` is the command line around it; `bench.test.ts` runs a tiny one.
 import { cpus, release } from 'node:os';
 import { footprint, type FootprintRow } from './footprint.js';
-import { fleet, oversubscribed, storm, trio, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
-import { fmt, table } from './stats.js';
+import { bucketFloorS, fleet, oversubscribed, storm, trio, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
+import { modelFleet, type ModelResult } from './model.js';
+import { fmt, summarize, table } from './stats.js';
 
-export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint'] as const;
+export type ModelRow = ModelResult & { nodes: number; seed: number };
+
+export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint', 'model'] as const;
 const STRATEGIES: Strategy[] = ['agent', 'first-free', 'random'];
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -31,6 +34,9 @@ export interface BenchOptions {
   spreadS: number;
   /** seeded runs of the faulty trio, for each strategy */
   trioRuns: number;
+  /** fleet sizes of the in-process model (fake clock, no HTTP): storms too large for one process over HTTP */
+  modelNodes: number[];
+  modelSeeds: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -47,6 +53,8 @@ export const DEFAULTS: BenchOptions = {
   spreadNodes: 50,
   spreadS: 15,
   trioRuns: 10,
+  modelNodes: [200],
+  modelSeeds: 3,
 };
 
 export interface BenchResult {
@@ -54,6 +62,7 @@ export interface BenchResult {
   options: BenchOptions;
   fleets: FleetRow[];
   trio: TrioRow[];
+  model: ModelRow[];
   footprint: FootprintRow | undefined;
   /** s the whole benchmark took */
   tookS: number;
@@ -101,6 +110,15 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       progress(`trio/${strategy}: all ready p50 ${fmt(t.allReadyS.p50, 2)} p95 ${fmt(t.allReadyS.p95, 2)} max ${fmt(t.allReadyS.max, 2)} s`);
     }
   }
+  const model: ModelRow[] = [];
+  if (options.scenarios.includes('model')) {
+    for (const nodes of options.modelNodes) {
+      for (let seed = 1; seed <= options.modelSeeds; seed++) {
+        progress(`model: ${nodes} nodes at once, seed ${seed} (in process, fake clock) …`);
+        model.push({ nodes, seed, ...(await modelFleet({ nodes, pool: nodes, seed })) });
+      }
+    }
+  }
   let fp: FootprintRow | undefined;
   if (options.scenarios.includes('footprint')) {
     progress(`footprint: ${options.reps} cold starts, ${options.idleS} s idle …`);
@@ -111,6 +129,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     options,
     fleets,
     trio: trios,
+    model,
     footprint: fp,
     tookS: (Date.now() - began) / 1000,
   };
@@ -193,6 +212,20 @@ export function render(result: BenchResult): string {
       table(
         ['strategy', 'runs', 'all ready p50', 'p95', 'max', 'calls/node mean', 'lost races', 'throttled', 'double claims', 'failures'],
         result.trio.map((t) => [t.strategy, String(t.runs), fmt(t.allReadyS.p50, 2), fmt(t.allReadyS.p95, 2), fmt(t.allReadyS.max, 2), fmt(t.calls.mean, 2), String(t.lostRaces), String(t.throttled), String(t.doubleClaims), String(t.failures.length)]),
+      ),
+    );
+  }
+  if (result.model.length) {
+    out.push('', 'In-process model: the shipped daemon over the simulated world\'s ports on a fake clock (same buckets and latency, every IMDS answering in 1 ms; no HTTP)');
+    out.push(
+      table(
+        ['nodes', 'seed', 'ready', 'calls mean', 'max', 'mutating mean', 'throttled', 'lost races', 'floor', 'all ready', '× floor', 'ready p99', 'double claims'],
+        result.model.map((m) => {
+          const ready = summarize(m.readyMs.map((ms) => ms / 1000));
+          const floor = bucketFloorS(m.nodes, m.nodes);
+          const all = m.allReadyMs === undefined ? undefined : m.allReadyMs / 1000;
+          return [String(m.nodes), String(m.seed), String(m.ready), fmt(summarize(m.calls).mean, 2), String(Math.max(...m.calls)), fmt(summarize(m.mutating).mean, 2), String(m.throttled), String(m.lostRaces), fmt(floor, 0), fmt(all, 1), all === undefined ? '-' : fmt(all / floor, 2), fmt(ready.p99, 2), String(m.doubleClaims)];
+        }),
       ),
     );
   }
