@@ -196,8 +196,10 @@ test('public IPv4 shows an association after the IMDS lag', async () => {
     const eni = instance.enis[0]!;
     const primary = eni.privateIps[0]!;
     const [address] = world.addPool(1, { color: 'orange' });
-    world.associate({ allocationId: address!.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: primary });
+    // Taken before the association, so a busy machine between the two lines cannot make
+    // a correct lag look short.
     const associatedAt = Date.now();
+    world.associate({ allocationId: address!.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: primary });
     assert.equal((await meta(sim, 'meta-data/public-ipv4', t)).status, 404, 'not yet visible');
 
     let seen: string | undefined;
