@@ -112,7 +112,7 @@ function addressXml(address: Address, faults: Faults): string {
 
 function describeAddresses({ world, params, now, faults }: ActionContext): string {
   // Eventual consistency: reads may show the state of a moment ago.
-  let items = faults.staleReadMs > 0 ? world.snapshotAt(now - faults.staleReadMs) : [...world.addresses.values()];
+  let items: readonly Address[] = faults.staleReadMs > 0 ? world.snapshotAt(now - faults.staleReadMs) : [...world.addresses.values()];
   const allocationIds = listParam(params, 'AllocationId');
   if (allocationIds.length > 0) {
     for (const id of allocationIds) {

@@ -5,7 +5,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { EC2ClientConfig } from '@aws-sdk/client-ec2';
 import { World } from './world.js';
-import type { Instance } from './world.js';
+import type { Instance, WorldOptions } from './world.js';
 import { startEc2 } from './ec2.js';
 import type { Ec2Sim, Ec2SimOptions } from './ec2.js';
 import { NodeSha256 } from './ec2-auth.js';
@@ -19,8 +19,8 @@ export interface Ec2Fixture {
   client(config?: Partial<EC2ClientConfig>): EC2Client;
 }
 
-export async function ec2Fixture(t: TestContext, options: Ec2SimOptions = {}): Promise<Ec2Fixture> {
-  const world = new World();
+export async function ec2Fixture(t: TestContext, options: Ec2SimOptions = {}, worldOptions: WorldOptions = {}): Promise<Ec2Fixture> {
+  const world = new World(worldOptions);
   const instance = world.addInstance();
   const sim = await startEc2(world, options);
   const clients: EC2Client[] = [];

@@ -183,7 +183,7 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
         res.write(xml.slice(0, Math.floor(xml.length / 2)), () => req.socket.destroy());
         return;
       }
-      if (!takeToken(spec.mutating, Date.now())) throw new SimError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      if (!takeToken(spec.mutating, world.now())) throw new SimError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       for (const code of ['RequestLimitExceeded', 'InternalError', 'Unavailable'] as const) {
         if (random() < (faults.errorRate[code] ?? 0)) {
           throw new SimError(code, code === 'InternalError' ? 'An internal error has occurred' : `Simulated ${code}`, statusOf(code));

@@ -135,7 +135,7 @@ export class InProcessEc2 {
       return result;
     };
     const world = this.world;
-    const read = (): Address[] => (this.faults.staleReadMs > 0 ? world.snapshotAt(this.time.clock.now() - this.faults.staleReadMs) : [...world.addresses.values()]);
+    const read = (): readonly Address[] => (this.faults.staleReadMs > 0 ? world.snapshotAt(this.time.clock.now() - this.faults.staleReadMs) : [...world.addresses.values()]);
     return {
       listPool: (pool) => call('DescribeAddresses', false, () => read().filter((a) => inPool(a, pool)).map(view)),
       describeAllocation: (id) => call('DescribeAddresses', false, () => read().filter((a) => a.allocationId === id).map(view)[0]),

@@ -137,7 +137,7 @@ export class World {
   /** Nodes, Events, and the resourceVersions and change history of every Kubernetes object */
   readonly kube = new KubeStore();
   /** address snapshots after each change, for stale (eventually consistent) reads */
-  private readonly history: { at: number; addresses: Address[] }[] = [];
+  private readonly history: { at: number; addresses: readonly Address[] }[] = [];
   private ipCounter = 0;
   private privateCounter = 0;
 
@@ -288,14 +288,19 @@ export class World {
     return privateIp === eni.privateIps[0] ? eni.autoPublicIp : undefined;
   }
 
-  /** Addresses as they stood at `at` (the newest snapshot not after it), deep-copied. */
-  snapshotAt(at: number): Address[] {
-    let chosen = this.history[0]!;
-    for (const entry of this.history) {
-      if (entry.at <= at) chosen = entry;
-      else break;
+  /**
+   * Addresses as they stood at `at` (the newest snapshot not after it). Snapshots are frozen
+   * and shared: every lagging IMDS read of every node asks, so no copy and no scan.
+   */
+  snapshotAt(at: number): readonly Address[] {
+    let low = 0;
+    let high = this.history.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.history[mid]!.at <= at) low = mid;
+      else high = mid - 1;
     }
-    return structuredClone(chosen.addresses);
+    return this.history[low]!.addresses;
   }
 
   // ---- EC2 actions (atomic) ---------------------------------------------------------
@@ -500,9 +505,17 @@ export class World {
   }
 
   private record(): void {
-    this.history.push({ at: this.now(), addresses: structuredClone([...this.addresses.values()]) });
+    this.history.push({ at: this.now(), addresses: deepFreeze(structuredClone([...this.addresses.values()])) });
     // Stale reads never reach back more than a minute; keep the history small.
     const horizon = this.now() - 60_000;
     while (this.history.length > 1 && this.history[1]!.at < horizon) this.history.shift();
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
