@@ -7,7 +7,7 @@ import { isOn, viewPool } from '../core/pool.js';
 import type { GatePolicy, Status } from '../core/status.js';
 import { AgentError, errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { EC2_READ_RETRY, type RetryPolicy } from '../shared/pacing.js';
+import { EC2_READ_RETRY, offPathReadWindowMs, type RetryPolicy } from '../shared/pacing.js';
 import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort, ListenAddress, Notify, PoolSelector, Target } from '../shared/ports.js';
 import { retrying } from '../shared/retry.js';
 import type { Timing } from '../shared/time.js';
@@ -321,12 +321,14 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
 /**
  * Pods in their own network namespace reach IMDS, and so the node role, when the hop limit
  * is above 1 (README, "IAM"). Read once, after ready (one Describe call, off the claim's
- * path): a warning when it is above 1; nothing but a note when the role may not read it.
+ * path, spread so that peers still claiming keep the Describe bucket): a warning when it
+ * is above 1; nothing but a note when the role may not read it.
  */
 async function checkHopLimit(agent: Agent, me: Me, ec2: Ec2Port): Promise<void> {
   const { deps } = agent;
   let options;
   try {
+    await deps.timing.sleep(Math.round(deps.timing.random() * offPathReadWindowMs(agent.metrics.poolSize ?? 1)), agent.stop.signal);
     options = await retrying(() => ec2.metadataOptions(me.target.instanceId), { policy: { ...(deps.reads ?? EC2_READ_RETRY), attempts: 3 }, timing: deps.timing, signal: agent.stop.signal });
   } catch (error) {
     if (agent.stop.signal.aborted) return;

@@ -99,3 +99,15 @@ export function relistDelay(policy: RelistPolicy, troubles: number, random: () =
   const base = Math.min(policy.maxMs, policy.intervalMs * 2 ** Math.min(troubles, 10));
   return Math.round(base * (0.8 + 0.4 * random()));
 }
+
+/**
+ * A read off the claim's path (the hop-limit check after ready) waits U(0, window) first.
+ * Its peers may still be claiming, and they list through the same Describe bucket: the
+ * first fifty winners of a storm are ready within seconds, and reading at once would empty
+ * it under them. A fleet at most the size of the pool, at half the Describe refill (10 a
+ * second), leaves the other half to the listings: 200 nodes spread over 20 s. At most
+ * `capMs`: the warning is worth having within minutes.
+ */
+export function offPathReadWindowMs(poolSize: number, capMs = 120_000): number {
+  return Math.min(capMs, (poolSize / (EC2_BUCKETS.describe.refillPerS / 2)) * 1000);
+}

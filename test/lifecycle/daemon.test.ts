@@ -97,14 +97,18 @@ describe('the daemon, in process', () => {
     assert.ok(error instanceof TypeError, `a TypeError, as thrown: ${String(error)}`);
   });
 
-  test('the IMDS hop limit: a warning above 1 (pods could borrow the node role), none at 1', async () => {
+  test('the IMDS hop limit: read once, spread after ready; a warning above 1 (pods could borrow the node role), none at 1', async () => {
     for (const [hopLimit, warned] of [[2, true], [1, false]] as const) {
-      const s = world(7 + hopLimit);
+      // A pool of 200: the read spreads over 20 s, off the Describe bucket of peers still claiming.
+      const s = world(7 + hopLimit, 200);
       const instance = s.world.addInstance({ metadataOptions: { httpPutResponseHopLimit: hopLimit } });
       const built = worldDeps(s.ec2, instance.instanceId, s.time, testConfig({}));
       const done = runDaemon(built.deps);
       await until(s.time, () => ready(built));
-      await s.time.advance(2000);
+      await s.time.advance(1000);
+      assert.equal(s.ec2.count({ action: 'DescribeInstances' }), 0, 'not right after ready');
+      await s.time.advance(20_000);
+      assert.equal(s.ec2.count({ action: 'DescribeInstances' }), 1, 'once within the window');
       const warnings = built.events('imds.hop-limit').filter((e) => e.level === 'warn');
       assert.equal(warnings.length, warned ? 1 : 0, `hop limit ${hopLimit}`);
       if (warned) assert.equal(warnings[0]!.fields['hopLimit'], 2);

@@ -2,7 +2,7 @@
 // constants and the bench measures what they do to a fleet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EC2_READ_RETRY, contentionSpreadMs, fullJitter, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+import { EC2_READ_RETRY, contentionSpreadMs, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
 
 test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
   const cases: [number, number, number, number, number][] = [
@@ -47,6 +47,17 @@ test('contentionSpreadMs: free addresses over the mutating refill, the burst cou
     [0, false, 500],
   ];
   for (const [free, burst, expected] of cases) assert.equal(contentionSpreadMs(free, burst), expected, JSON.stringify({ free, burst }));
+});
+
+test('offPathReadWindowMs: a fleet the size of the pool at half the Describe refill, capped', () => {
+  const cases: [number, number][] = [
+    // pool size, window
+    [200, 20_000], // 200 / 10 per s
+    [3, 300],
+    [0, 0],
+    [5000, 120_000], // the cap
+  ];
+  for (const [pool, expected] of cases) assert.equal(offPathReadWindowMs(pool), expected, `pool ${pool}`);
 });
 
 test('relistDelay: ±20 % around the interval, doubling with troubles up to the cap', () => {
