@@ -139,8 +139,9 @@ function waiting(ctx: Context, step: Extract<ClaimStep, { do: 'wait' }>, memory:
   }
   ctx.report({ type: 'claiming', reason: step.reason });
   if (step.why === 'exhausted') {
-    ctx.report({ type: 'exhausted', size: memory.listing?.size ?? 0 });
-    ctx.log.warn('pool.exhausted', { pool: ctx.pool, reason: step.reason, waitMs: step.ms });
+    const size = memory.listing?.size ?? 0;
+    ctx.report({ type: 'exhausted', size });
+    ctx.log.warn('pool.exhausted', { pool: ctx.pool, size, free: 0, reason: step.reason, waitMs: step.ms });
   } else {
     ctx.report({ type: 'foreign', reason: step.reason });
     ctx.log.error('claim.foreign-eip', { pool: ctx.pool, reason: step.reason, waitMs: step.ms });

@@ -113,7 +113,8 @@ describe('claim', () => {
       const node = await local.addNode();
       const { agent, get, listen } = await startAgent(local, node);
       try {
-        await agent.waitFor('pool.exhausted');
+        const exhausted = await agent.waitFor('pool.exhausted');
+        assert.deepEqual([exhausted['pool'], exhausted['size'], exhausted['free']], ['color=orange', 1, 0], 'the log line carries the pool and its size');
         const readyz = await get('/readyz');
         assert.equal(readyz.status, 503);
         assert.equal(readyz.json().ready, false);

@@ -23,7 +23,7 @@ function narrate(e: LogLine): string | undefined {
     case 'pool.listed':
       return `lists pool: ${String(e['free'])} of ${String(e['size'])} free`;
     case 'pool.exhausted':
-      return `pool exhausted (${String(e['size'])} addresses, none free): waiting`;
+      return `pool exhausted (0 of ${String(e['size'])} free): waiting`;
     case 'claim.conflict':
       return `lost the race for ${String(e['allocationId'])}, trying the next`;
     case 'claim.associated':
