@@ -34,7 +34,7 @@ export interface BenchOptions {
   spreadS: number;
   /** seeded runs of the faulty trio, for each strategy */
   trioRuns: number;
-  /** fleet sizes of the in-process model (fake clock, no HTTP): storms too large for one process over HTTP */
+  /** fleet sizes of the in-process model (fake clock, no HTTP): large storms in seconds, for trying pacing rules */
   modelNodes: number[];
   modelSeeds: number;
 }
