@@ -230,6 +230,16 @@ describe('loadKubeconfig', () => {
     ['exec args not strings', config({}, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws', args: ['a', { b: 1 }] } }), 'users[0].user.exec.args[1]', /expected a string, got a mapping/],
     ['exec env entry without name', config({}, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws', env: [{ value: 'x' }] } }), 'users[0].user.exec.env[0].name', /expected a name/],
     ['exec interactive', config({}, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws', interactiveMode: 'Always' } }), 'users[0].user.exec.interactiveMode', /expected Never or IfAvailable, got "Always"/],
+    // Two fields bad: the one checked first wins, so an operator fixing errors one by one
+    // sees them in the same order from one release to the next.
+    ['bad server and bad CA data', config({ server: 'ftp://x', 'certificate-authority-data': '%%%%' }), 'clusters[0].cluster.server', /expected an https:\/\/ URL/],
+    ['CA file missing and insecure not a boolean', config({ 'certificate-authority': 'ca.crt', 'insecure-skip-tls-verify': 'yes' }), 'clusters[0].cluster.certificate-authority', /expected a readable file/],
+    ['bad cluster and unknown user', { ...config({ server: undefined }, { token: 'x' }), users: [] }, 'clusters[0].cluster.server', /expected an https:\/\/ URL, got nothing/],
+    ['auth-provider and a bad token', config({}, { token: 42, 'auth-provider': { name: 'gcp' } }), 'users[0].user.auth-provider', /not supported/],
+    ['bad client certificate data and a bad token', config({}, { 'client-certificate-data': '%%%%', token: 42 }), 'users[0].user.client-certificate-data', /expected base64 data/],
+    ['exec: bad apiVersion and no command', config({}, { exec: { apiVersion: 'v1' } }), 'users[0].user.exec.apiVersion', /expected client.authentication.k8s.io\/v1 or v1beta1, got "v1"/],
+    ['exec: env not a list and interactive', config({}, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws', env: 'A=b', interactiveMode: 'Always' } }), 'users[0].user.exec.env', /expected a list of \{name, value\}, got "A=b"/],
+    ['exec: bad args and a bad env entry', config({}, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws', args: 'x', env: [{}] } }), 'users[0].user.exec.args', /expected a list of strings, got "x"/],
   ];
   for (const [name, content, field, expected] of bad) {
     it(`rejects ${name} with one InputError naming ${field || 'the file'}`, async () => {
