@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createKubeClient } from '../../agent/adapters/kube.js';
 import type { KubeClient, KubeClientDeps, RunExec } from '../../agent/adapters/kube.js';
+import { createKubeTransport } from '../../agent/adapters/kube-client.js';
+import type { KubeTransport } from '../../agent/adapters/kube-client.js';
 import { loadKubeconfig } from '../../agent/adapters/kubeconfig.js';
 import type { KubeTarget } from '../../agent/adapters/kubeconfig.js';
 import { AgentError } from '../../agent/shared/errors.js';
@@ -380,5 +384,57 @@ describe("the node's own Node and its Events (SPEC §4a)", () => {
     await client.recordEvent(node, { type: 'Warning', reason: 'PoolExhausted', message: 'pool color=orange: 0 of 3 addresses free' });
     const [event] = sim.events({ name: instance.hostname, reason: 'PoolExhausted' }) as { involvedObject: Record<string, string>; type: string; source: { component: string } }[];
     assert.deepEqual([event?.involvedObject['kind'], event?.involvedObject['uid'], event?.type, event?.source.component], ['Node', node.uid, 'Warning', 'eip-agent']);
+  });
+});
+
+describe('the pooled connections of an exec plugin that rotates client certificates', () => {
+  // A plain HTTP server on port 0 that answers `{}`, except that it holds `/held` until
+  // told; every connection is kept, in the order they were opened.
+  const sockets: Socket[] = [];
+  let release: (() => void) | undefined;
+  const server = createHttpServer((req, res) => {
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    if (req.url === '/held') release = answer;
+    else answer();
+  });
+  server.keepAliveTimeout = 0; // idle connections stay open until the client closes them
+  server.on('connection', (socket: Socket) => sockets.push(socket));
+  let clock = Date.parse('2026-03-01T12:00:00Z');
+  let runs = 0;
+  // Each run hands out a new certificate, valid 10 min.
+  const runExec: RunExec = async () => {
+    runs += 1;
+    const status = { clientCertificateData: `cert-${runs}`, clientKeyData: `key-${runs}`, expirationTimestamp: new Date(clock + 600_000).toISOString() };
+    return { exitCode: 0, timedOut: false, stderr: '', stdout: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status }) };
+  };
+  let transport: KubeTransport;
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const exec = { apiVersion: 'client.authentication.k8s.io/v1' as const, command: 'plugin', args: [], env: [], provideClusterInfo: false };
+    transport = createKubeTransport({ server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: false, exec }, { now: () => clock, runExec });
+  });
+  after(async () => {
+    await transport.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('finishes a request in flight on the old certificate, then closes its connection; close() closes the rest', { timeout: 5_000 }, async () => {
+    const held = transport.request({ method: 'GET', path: '/held', what: 'held' });
+    while (release === undefined) await new Promise((resolve) => setImmediate(resolve));
+    clock += 600_000; // the first certificate has expired: the next request runs the plugin again
+    assert.deepEqual(await transport.request({ method: 'GET', path: '/next', what: 'next' }), {});
+    assert.equal(runs, 2);
+    assert.equal(sockets.length, 2, 'the new certificate has its own connection');
+    const [old, current] = sockets as [Socket, Socket];
+    const oldClosed = once(old, 'close');
+    release();
+    assert.deepEqual(await held, {}, 'the request in flight is not cut off');
+    await oldClosed; // the retired agent is destroyed once its last request is done
+    assert.equal(current.destroyed, false, 'the connection of the current certificate stays open');
+    const currentClosed = once(current, 'close');
+    await transport.close();
+    await currentClosed;
   });
 });
