@@ -7,7 +7,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AgentError, kindOfStatus, networkCode } from '../shared/errors.js';
 import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
-import { isObject, parseExecCredential, runExecFile, type Credential, type ExecResult, type RunExec } from './kube-exec.js';
+import { isObject, runExecFile, runExecPlugin, type Credential, type RunExec } from './kube-exec.js';
 import type { ExecConfig, KubeTarget } from './kubeconfig.js';
 
 export type { RunExec } from './kube-exec.js';
@@ -110,51 +110,12 @@ export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {
   let execCached: Credential | undefined;
   let execRunning: Promise<Credential> | undefined;
 
-  const runPlugin = async (exec: ExecConfig): Promise<Credential> => {
-    const fail = (what: string, cause?: unknown): AgentError =>
-      new AgentError('auth', 'kube.exec', `kubeconfig exec plugin ${exec.command}: ${what}`, { cause });
-    // As kubectl does: the plugin learns the API version wanted, and that nobody can answer
-    // a prompt.
-    const info = {
-      apiVersion: exec.apiVersion,
-      kind: 'ExecCredential',
-      spec: {
-        interactive: false,
-        ...(exec.provideClusterInfo
-          ? {
-              cluster: {
-                server: target.server,
-                'insecure-skip-tls-verify': target.insecureSkipTlsVerify,
-                ...(target.ca !== undefined ? { 'certificate-authority-data': Buffer.from(target.ca).toString('base64') } : {}),
-              },
-            }
-          : {}),
-      },
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
-    for (const { name, value } of exec.env) env[name] = value;
-    let result: ExecResult;
-    try {
-      result = await runExec(exec.command, exec.args, { env, timeoutMs: execTimeoutMs });
-    } catch (error) {
-      throw fail(`could not run (${(error as NodeJS.ErrnoException).code ?? String(error)})`, error);
-    }
-    if (result.timedOut) throw fail(`no answer within ${execTimeoutMs} ms`);
-    if (result.exitCode !== 0) {
-      const line = result.stderr.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300);
-      throw fail(`exited with ${result.exitCode === null ? 'a signal' : `code ${result.exitCode}`}${line ? `: ${line}` : ''}`);
-    }
-    const credential = parseExecCredential(result.stdout, exec);
-    if (typeof credential === 'string') throw fail(credential);
-    return credential;
-  };
-
   const execCredential = async (exec: ExecConfig, refresh: boolean): Promise<Credential> => {
     const fresh = execCached && (execCached.expiresAt === undefined || now() < execCached.expiresAt - EXPIRY_MARGIN_MS);
     if (fresh && !refresh) return execCached!;
     execCached = undefined;
     // Concurrent callers share one plugin run.
-    execRunning ??= runPlugin(exec).finally(() => {
+    execRunning ??= runExecPlugin(exec, target, runExec, execTimeoutMs).finally(() => {
       execRunning = undefined;
     });
     execCached = await execRunning;

@@ -1,7 +1,8 @@
 // The exec credential plugin of a kubeconfig (`aws eks get-token` on EKS): run it, read
 // its ExecCredential. Its stdout is a secret and is never quoted.
 import { execFile } from 'node:child_process';
-import type { ExecConfig } from './kubeconfig.js';
+import { AgentError } from '../shared/errors.js';
+import type { ExecConfig, KubeTarget } from './kubeconfig.js';
 
 export interface ExecResult {
   /** null when the process was killed */
@@ -85,5 +86,42 @@ export function parseExecCredential(stdout: string, exec: ExecConfig): Credentia
     if (Number.isNaN(at)) return 'printed an ExecCredential whose status.expirationTimestamp is not an RFC 3339 time';
     credential.expiresAt = at;
   }
+  return credential;
+}
+
+/** As kubectl does: the plugin learns the API version wanted, and that nobody can answer a prompt. */
+function execInfo(exec: ExecConfig, target: KubeTarget): Json {
+  const cluster = {
+    server: target.server,
+    'insecure-skip-tls-verify': target.insecureSkipTlsVerify,
+    ...(target.ca !== undefined ? { 'certificate-authority-data': Buffer.from(target.ca).toString('base64') } : {}),
+  };
+  return { apiVersion: exec.apiVersion, kind: 'ExecCredential', spec: { interactive: false, ...(exec.provideClusterInfo ? { cluster } : {}) } };
+}
+
+/** The first non-blank line of the plugin's stderr, shortened: what it says went wrong. */
+function firstLine(stderr: string): string | undefined {
+  return stderr.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300);
+}
+
+/** Runs the plugin once for its credential; every failure is an `auth` AgentError that never quotes stdout. */
+export async function runExecPlugin(exec: ExecConfig, target: KubeTarget, runExec: RunExec, timeoutMs: number): Promise<Credential> {
+  const fail = (what: string, cause?: unknown): AgentError =>
+    new AgentError('auth', 'kube.exec', `kubeconfig exec plugin ${exec.command}: ${what}`, { cause });
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(execInfo(exec, target)) };
+  for (const { name, value } of exec.env) env[name] = value;
+  let result: ExecResult;
+  try {
+    result = await runExec(exec.command, exec.args, { env, timeoutMs });
+  } catch (error) {
+    throw fail(`could not run (${(error as NodeJS.ErrnoException).code ?? String(error)})`, error);
+  }
+  if (result.timedOut) throw fail(`no answer within ${timeoutMs} ms`);
+  if (result.exitCode !== 0) {
+    const line = firstLine(result.stderr);
+    throw fail(`exited with ${result.exitCode === null ? 'a signal' : `code ${result.exitCode}`}${line ? `: ${line}` : ''}`);
+  }
+  const credential = parseExecCredential(result.stdout, exec);
+  if (typeof credential === 'string') throw fail(credential);
   return credential;
 }
