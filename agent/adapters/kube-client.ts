@@ -2,13 +2,13 @@
 // file, client certificates, or an exec plugin as on EKS): one request at a time, its
 // answer parsed, its failure typed by the one rule of shared/errors.ts. Nothing is retried
 // here: the drain polls, labels and events try again later.
-import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AgentError, kindOfStatus, networkCode } from '../shared/errors.js';
 import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
-import { isObject, runExecFile, runExecPlugin, type Credential, type RunExec } from './kube-exec.js';
-import type { ExecConfig, KubeTarget } from './kubeconfig.js';
+import { createCredentialSource } from './kube-credentials.js';
+import { isObject, runExecFile, type Credential, type RunExec } from './kube-exec.js';
+import type { KubeTarget } from './kubeconfig.js';
 
 export type { RunExec } from './kube-exec.js';
 
@@ -46,8 +46,6 @@ export interface KubeTransport {
 const DEFAULT_TIMEOUT_MS = 5_000;
 // `aws eks get-token` normally answers in about a second; allow for a slow STS.
 const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
-// Refresh an exec token this long before it expires, so that it does not expire in flight.
-const EXPIRY_MARGIN_MS = 30_000;
 // Certificate verification failures: retrying will not make the server trusted.
 const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -71,10 +69,12 @@ function statusMessage(text: string): string {
 }
 
 export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {}): KubeTransport {
-  const now = deps.now ?? Date.now;
-  const runExec = deps.runExec ?? runExecFile;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const execTimeoutMs = deps.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  const credentials = createCredentialSource(target, {
+    now: deps.now ?? Date.now,
+    runExec: deps.runExec ?? runExecFile,
+    timeoutMs: deps.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
+  });
   const base = target.server.replace(/\/+$/, '');
   const where = `kubernetes API ${base}`;
 
@@ -105,43 +105,6 @@ export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {
       : new HttpAgent({ keepAlive: true });
     pool = { cert, key, agent, inFlight: 0, retired: false };
     return pool;
-  };
-
-  let execCached: Credential | undefined;
-  let execRunning: Promise<Credential> | undefined;
-
-  const execCredential = async (exec: ExecConfig, refresh: boolean): Promise<Credential> => {
-    const fresh = execCached && (execCached.expiresAt === undefined || now() < execCached.expiresAt - EXPIRY_MARGIN_MS);
-    if (fresh && !refresh) return execCached!;
-    execCached = undefined;
-    // Concurrent callers share one plugin run.
-    execRunning ??= runExecPlugin(exec, target, runExec, execTimeoutMs).finally(() => {
-      execRunning = undefined;
-    });
-    execCached = await execRunning;
-    return execCached;
-  };
-
-  /** client-go's order: a token set in the kubeconfig wins over the exec plugin. */
-  const credential = async (refresh: boolean): Promise<Credential> => {
-    const fixed = { cert: target.clientCert, key: target.clientKey };
-    if (target.token !== undefined) return { ...fixed, token: target.token };
-    if (target.tokenFile !== undefined) {
-      try {
-        return { ...fixed, token: (await readFile(target.tokenFile, 'utf8')).trim() };
-      } catch (error) {
-        throw new AgentError(
-          'auth',
-          'kube.token-file',
-          `kubeconfig tokenFile ${target.tokenFile}: expected a readable file, got ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-        );
-      }
-    }
-    if (target.exec !== undefined) {
-      const fromExec = await execCredential(target.exec, refresh);
-      return fromExec.cert !== undefined ? fromExec : { ...fixed, ...fromExec };
-    }
-    return fixed;
   };
 
   const send = async ({ method, path, what, body, contentType, signal }: KubeRequest, auth: Credential): Promise<{ status: number; text: string }> => {
@@ -186,10 +149,9 @@ export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {
   };
 
   const request = async (req: KubeRequest & { absentOk?: boolean }): Promise<unknown> => {
-    let answer = await send(req, await credential(false));
+    let answer = await send(req, await credentials.get(false));
     // An exec token can be revoked before its stated expiry: ask the plugin once more.
-    const usesExec = target.exec !== undefined && target.token === undefined && target.tokenFile === undefined;
-    if (answer.status === 401 && usesExec) answer = await send(req, await credential(true));
+    if (answer.status === 401 && credentials.refreshable) answer = await send(req, await credentials.get(true));
     const { status, text } = answer;
     if (status === 404 && req.absentOk) return undefined;
     if (status >= 200 && status < 300) {
