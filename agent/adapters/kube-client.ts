@@ -68,8 +68,140 @@ function statusMessage(text: string): string {
   return '';
 }
 
+/** A keep-alive agent and the client certificate it presents. */
+interface PooledAgent {
+  cert: string | undefined;
+  key: string | undefined;
+  agent: HttpAgent;
+  inFlight: number;
+  retired: boolean;
+}
+
+interface AgentPool {
+  /** The agent for this client certificate, counted in use until released. */
+  acquire(cert: string | undefined, key: string | undefined): PooledAgent;
+  release(used: PooledAgent): void;
+  /** Retires the current agent. */
+  close(): void;
+}
+
+function newAgent(target: KubeTarget, base: string, cert: string | undefined, key: string | undefined): HttpAgent {
+  if (!/^https:/i.test(base)) return new HttpAgent({ keepAlive: true });
+  return new HttpsAgent({
+    keepAlive: true,
+    rejectUnauthorized: !target.insecureSkipTlsVerify,
+    ...(target.ca !== undefined ? { ca: target.ca } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+  });
+}
+
+// One pooled agent per client certificate; an exec plugin may hand out a new one. The
+// agent of a certificate no longer used is destroyed once its requests have finished.
+function createAgentPool(target: KubeTarget, base: string): AgentPool {
+  let current: PooledAgent | undefined;
+  const destroyIfDone = (pooled: PooledAgent): void => {
+    if (pooled.retired && pooled.inFlight === 0) pooled.agent.destroy();
+  };
+  const retire = (old: PooledAgent): void => {
+    old.retired = true;
+    destroyIfDone(old);
+  };
+  return {
+    acquire(cert, key) {
+      if (!current || current.cert !== cert || current.key !== key) {
+        if (current) retire(current);
+        current = { cert, key, agent: newAgent(target, base, cert, key), inFlight: 0, retired: false };
+      }
+      current.inFlight += 1;
+      return current;
+    },
+    release(used) {
+      used.inFlight -= 1;
+      destroyIfDone(used);
+    },
+    close() {
+      if (current) retire(current);
+      current = undefined;
+    },
+  };
+}
+
+/** What every request of one transport shares. */
+interface Wire {
+  base: string;
+  where: string;
+  timeoutMs: number;
+  agents: AgentPool;
+}
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+function headersFor(auth: Credential, body: unknown, contentType: string | undefined): Record<string, string> {
+  return {
+    accept: 'application/json',
+    'user-agent': 'eip-agent',
+    ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
+    ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}),
+  };
+}
+
+/** One exchange with the API server, whatever its status; no answer at all is a typed error. */
+async function send(wire: Wire, { method, path, what, body, contentType, signal }: KubeRequest, auth: Credential): Promise<Answer> {
+  const used = wire.agents.acquire(auth.cert, auth.key);
+  try {
+    const response = await httpRequest({
+      url: `${wire.base}${path}`,
+      method,
+      headers: headersFor(auth, body, contentType),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      agent: used.agent,
+      timeoutMs: wire.timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    // httpRequest reads the body on every path: an unread body holds the socket.
+    return { status: response.status, text: response.body };
+  } catch (error) {
+    // The caller's cancellation is not a fault of the API server: pass it on as is.
+    if (signal?.aborted) throw signal.reason;
+    throw noAnswerError(error, `${wire.where}: ${what}`, wire.timeoutMs);
+  } finally {
+    wire.agents.release(used);
+  }
+}
+
+/** Why no answer came, as a typed error; `context` names the server and the request. */
+function noAnswerError(error: unknown, context: string, timeoutMs: number): unknown {
+  if (error instanceof HttpTimeoutError) return new AgentError('transient', 'kube.timeout', `${context}: no answer within ${timeoutMs} ms`, { cause: error });
+  if (error instanceof HttpBodyTooLargeError) return new AgentError('malformed', 'kube.malformed', `${context}: ${error.message}`, { cause: error });
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
+    return new AgentError('auth', 'kube.tls', `${context}: server certificate not trusted (${code})`, { cause: error });
+  }
+  // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
+  const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
+  if (network !== undefined) return new AgentError('transient', 'kube.network', `${context}: ${network}`, { cause: error });
+  return error; // anything else is a bug of ours, not a fault of the API server
+}
+
+/** The parsed JSON of a 2xx answer; `undefined` for a 404 when `absentOk`; otherwise a typed error. */
+function readAnswer({ status, text }: Answer, context: string, absentOk: boolean | undefined): unknown {
+  if (status === 404 && absentOk) return undefined;
+  if (status >= 200 && status < 300) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new AgentError('malformed', 'kube.malformed', `${context}: answer is not JSON`, { cause: error });
+    }
+  }
+  const kind = kindOfStatus(status);
+  const code = status === 401 ? 'kube.unauthorized' : status === 403 ? 'kube.forbidden' : `kube.${kind === 'transient' ? 'unavailable' : kind}`;
+  throw new AgentError(kind, code, `${context}: HTTP ${status}${statusMessage(text)}`);
+}
+
 export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {}): KubeTransport {
-  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const credentials = createCredentialSource(target, {
     now: deps.now ?? Date.now,
     runExec: deps.runExec ?? runExecFile,
@@ -77,101 +209,17 @@ export function createKubeTransport(target: KubeTarget, deps: KubeClientDeps = {
   });
   const base = target.server.replace(/\/+$/, '');
   const where = `kubernetes API ${base}`;
-
-  // One pooled agent per client certificate; an exec plugin may hand out a new one. The
-  // agent of a certificate no longer used is destroyed once its requests have finished.
-  interface Pool {
-    cert: string | undefined;
-    key: string | undefined;
-    agent: HttpAgent;
-    inFlight: number;
-    retired: boolean;
-  }
-  let pool: Pool | undefined;
-  const retire = (old: Pool): void => {
-    old.retired = true;
-    if (old.inFlight === 0) old.agent.destroy();
-  };
-  const poolFor = (cert: string | undefined, key: string | undefined): Pool => {
-    if (pool && pool.cert === cert && pool.key === key) return pool;
-    if (pool) retire(pool);
-    const agent = /^https:/i.test(base)
-      ? new HttpsAgent({
-          keepAlive: true,
-          rejectUnauthorized: !target.insecureSkipTlsVerify,
-          ...(target.ca !== undefined ? { ca: target.ca } : {}),
-          ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-        })
-      : new HttpAgent({ keepAlive: true });
-    pool = { cert, key, agent, inFlight: 0, retired: false };
-    return pool;
-  };
-
-  const send = async ({ method, path, what, body, contentType, signal }: KubeRequest, auth: Credential): Promise<{ status: number; text: string }> => {
-    const used = poolFor(auth.cert, auth.key);
-    used.inFlight += 1;
-    try {
-      const response = await httpRequest({
-        url: `${base}${path}`,
-        method,
-        headers: {
-          accept: 'application/json',
-          'user-agent': 'eip-agent',
-          ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
-          ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        agent: used.agent,
-        timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
-      // httpRequest reads the body on every path: an unread body holds the socket.
-      return { status: response.status, text: response.body };
-    } catch (error) {
-      // The caller's cancellation is not a fault of the API server: pass it on as is.
-      if (signal?.aborted) throw signal.reason;
-      if (error instanceof HttpTimeoutError) {
-        throw new AgentError('transient', 'kube.timeout', `${where}: ${what}: no answer within ${timeoutMs} ms`, { cause: error });
-      }
-      if (error instanceof HttpBodyTooLargeError) throw new AgentError('malformed', 'kube.malformed', `${where}: ${what}: ${error.message}`, { cause: error });
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
-        throw new AgentError('auth', 'kube.tls', `${where}: ${what}: server certificate not trusted (${code})`, { cause: error });
-      }
-      // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
-      const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
-      if (network !== undefined) throw new AgentError('transient', 'kube.network', `${where}: ${what}: ${network}`, { cause: error });
-      throw error; // anything else is a bug of ours, not a fault of the API server
-    } finally {
-      used.inFlight -= 1;
-      if (used.retired && used.inFlight === 0) used.agent.destroy();
-    }
-  };
-
-  const request = async (req: KubeRequest & { absentOk?: boolean }): Promise<unknown> => {
-    let answer = await send(req, await credentials.get(false));
-    // An exec token can be revoked before its stated expiry: ask the plugin once more.
-    if (answer.status === 401 && credentials.refreshable) answer = await send(req, await credentials.get(true));
-    const { status, text } = answer;
-    if (status === 404 && req.absentOk) return undefined;
-    if (status >= 200 && status < 300) {
-      try {
-        return JSON.parse(text);
-      } catch (error) {
-        throw new AgentError('malformed', 'kube.malformed', `${where}: ${req.what}: answer is not JSON`, { cause: error });
-      }
-    }
-    const message = `${where}: ${req.what}: HTTP ${status}${statusMessage(text)}`;
-    const kind = kindOfStatus(status);
-    throw new AgentError(kind, status === 401 ? 'kube.unauthorized' : status === 403 ? 'kube.forbidden' : `kube.${kind === 'transient' ? 'unavailable' : kind}`, message);
-  };
-
+  const wire: Wire = { base, where, timeoutMs: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS, agents: createAgentPool(target, base) };
   return {
-    request,
+    async request(req) {
+      let answer = await send(wire, req, await credentials.get(false));
+      // An exec token can be revoked before its stated expiry: ask the plugin once more.
+      if (answer.status === 401 && credentials.refreshable) answer = await send(wire, req, await credentials.get(true));
+      return readAnswer(answer, `${where}: ${req.what}`, req.absentOk);
+    },
     where,
     async close() {
-      if (pool) retire(pool);
-      pool = undefined;
+      wire.agents.close();
     },
   };
 }
