@@ -22,6 +22,7 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
     trioRuns: 1,
     modelNodes: [20],
     modelSeeds: 1,
+    modelTrioSeeds: 3,
   });
   const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
   assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random']);
@@ -43,5 +44,6 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
   assert.ok(result.footprint && result.footprint.bundleBytes > 0 && result.footprint.idleRssMb > 0);
   const text = render(result);
   assert.deepEqual(result.model.map((m) => [m.nodes, m.ready, m.doubleClaims]), [[20, 20, 0]]);
-  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'In-process model', 'Footprint']) assert.match(text, new RegExp(heading));
+  assert.deepEqual([result.modelTrio?.seeds, result.modelTrio?.allReadyS.n, result.modelTrio?.doubleClaims, result.modelTrio?.notReady], [3, 3, 0, []]);
+  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'In-process model', 'In-process faulty trio', 'Footprint']) assert.match(text, new RegExp(heading));
 });

@@ -7,6 +7,7 @@
 //   --spread-nodes N       spread storm size      --spread S           its boot window
 //   --trio-runs N          seeded faulty-trio runs per strategy
 //   --model-nodes 200,500  in-process model sizes --model-seeds N     seeds of each
+//   --model-trio-seeds N   the faulty trio in the model (0: none)
 //   --json                 print the result as JSON instead of tables
 import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
 
@@ -67,6 +68,11 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
       case '--model-seeds':
         options.modelSeeds = Math.round(positive(flag, value()));
         break;
+      case '--model-trio-seeds': {
+        const text = value();
+        options.modelTrioSeeds = text === '0' ? 0 : Math.round(positive(flag, text));
+        break;
+      }
       case '--only': {
         const chosen = String(value()).split(',');
         const bad = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));

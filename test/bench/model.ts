@@ -6,6 +6,7 @@ import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
 import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
 import { World } from '../sim/world.js';
+import { percentile, summarize, type Summary } from './stats.js';
 
 export interface ModelFleet {
   nodes: number;
@@ -81,4 +82,39 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
     lostRaces: ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
     doubleClaims,
   };
+}
+
+export interface ModelTrioRow {
+  seeds: number;
+  allReadyS: Summary & { p95: number };
+  calls: Summary;
+  doubleClaims: number;
+  /** seeds whose three nodes were not all ready within the cap */
+  notReady: number[];
+}
+
+/**
+ * The faulty trio (scenarios.ts) in process: the same faults on a fake clock, so a seed is
+ * a run — a slow one can be replayed, which over HTTP (where the arrival order of calls
+ * decides which meets which fault) it cannot.
+ */
+export async function modelTrio(seeds: number): Promise<ModelTrioRow> {
+  const times: number[] = [];
+  const calls: number[] = [];
+  const notReady: number[] = [];
+  let doubleClaims = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = await modelFleet({
+      nodes: 3,
+      pool: 4,
+      seed,
+      faults: { latencyMs: [50, 50], throttle: false, rates: { throttled: 0.3, transient: 0.05 }, staleReadMs: 500, raceNext: 1 },
+      capMs: 120_000,
+    });
+    if (r.allReadyMs === undefined) notReady.push(seed);
+    else times.push(r.allReadyMs / 1000);
+    calls.push(...r.calls);
+    doubleClaims += r.doubleClaims;
+  }
+  return { seeds, allReadyS: { ...summarize(times), p95: percentile([...times].sort((a, b) => a - b), 95) }, calls: summarize(calls), doubleClaims, notReady };
 }

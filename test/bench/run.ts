@@ -3,7 +3,7 @@
 import { cpus, release } from 'node:os';
 import { footprint, type FootprintRow } from './footprint.js';
 import { bucketFloorS, fleet, oversubscribed, storm, trio, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
-import { modelFleet, type ModelResult } from './model.js';
+import { modelFleet, modelTrio, type ModelResult, type ModelTrioRow } from './model.js';
 import { fmt, summarize, table } from './stats.js';
 
 export type ModelRow = ModelResult & { nodes: number; seed: number };
@@ -37,6 +37,8 @@ export interface BenchOptions {
   /** fleet sizes of the in-process model (fake clock, no HTTP): large storms in seconds, for trying pacing rules */
   modelNodes: number[];
   modelSeeds: number;
+  /** seeds of the faulty trio in the model */
+  modelTrioSeeds: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -55,6 +57,7 @@ export const DEFAULTS: BenchOptions = {
   trioRuns: 10,
   modelNodes: [200],
   modelSeeds: 3,
+  modelTrioSeeds: 100,
 };
 
 export interface BenchResult {
@@ -63,6 +66,7 @@ export interface BenchResult {
   fleets: FleetRow[];
   trio: TrioRow[];
   model: ModelRow[];
+  modelTrio: ModelTrioRow | undefined;
   footprint: FootprintRow | undefined;
   /** s the whole benchmark took */
   tookS: number;
@@ -119,6 +123,11 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       }
     }
   }
+  let trioInModel: ModelTrioRow | undefined;
+  if (options.scenarios.includes('model') && options.modelTrioSeeds > 0) {
+    progress(`model: faulty trio, ${options.modelTrioSeeds} seeds (in process, fake clock) …`);
+    trioInModel = await modelTrio(options.modelTrioSeeds);
+  }
   let fp: FootprintRow | undefined;
   if (options.scenarios.includes('footprint')) {
     progress(`footprint: ${options.reps} cold starts, ${options.idleS} s idle …`);
@@ -130,6 +139,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     fleets,
     trio: trios,
     model,
+    modelTrio: trioInModel,
     footprint: fp,
     tookS: (Date.now() - began) / 1000,
   };
@@ -226,6 +236,16 @@ export function render(result: BenchResult): string {
           const all = m.allReadyMs === undefined ? undefined : m.allReadyMs / 1000;
           return [String(m.nodes), String(m.seed), String(m.ready), fmt(summarize(m.calls).mean, 2), String(Math.max(...m.calls)), fmt(summarize(m.mutating).mean, 2), String(m.throttled), String(m.lostRaces), fmt(floor, 0), fmt(all, 1), all === undefined ? '-' : fmt(all / floor, 2), fmt(ready.p99, 2), String(m.doubleClaims)];
         }),
+      ),
+    );
+  }
+  const mt = result.modelTrio;
+  if (mt) {
+    out.push('', `In-process faulty trio: the same 3 nodes, 4 addresses and faults on a fake clock (a seed replays a run); ${mt.seeds} seeds (s from boot to all three ready)`);
+    out.push(
+      table(
+        ['seeds', 'all ready p50', 'p95', 'p99', 'max', 'calls/node mean', 'double claims', 'not ready'],
+        [[String(mt.seeds), fmt(mt.allReadyS.p50, 2), fmt(mt.allReadyS.p95, 2), fmt(mt.allReadyS.p99, 2), fmt(mt.allReadyS.max, 2), fmt(mt.calls.mean, 2), String(mt.doubleClaims), mt.notReady.length ? mt.notReady.join(',') : '0']],
       ),
     );
   }
