@@ -5,6 +5,7 @@ import { request as httpRequestRaw } from 'node:http';
 import type { Agent as HttpAgent, ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { request as httpsRequestRaw } from 'node:https';
 import type { Agent as HttpsAgent } from 'node:https';
+import { AgentError, networkCode, type ErrorKind } from '../shared/errors.js';
 
 export interface HttpRequestOptions {
   url: string;
@@ -47,6 +48,46 @@ export class HttpBodyTooLargeError extends Error {
     super(`answer larger than ${maxBodyBytes} bytes`);
     this.name = 'HttpBodyTooLargeError';
   }
+}
+
+// Certificate verification failed: the server is not the one we trust (a proxy in the way,
+// a wrong CA). Asking again will not change that.
+const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export type NoAnswerReason = 'timeout' | 'network' | 'too-large' | 'untrusted';
+
+const REASON_KIND: Record<NoAnswerReason, ErrorKind> = { timeout: 'transient', network: 'transient', 'too-large': 'malformed', untrusted: 'auth' };
+const REASON_CODE: Record<NoAnswerReason, string> = { timeout: 'timeout', network: 'network', 'too-large': 'malformed', untrusted: 'tls' };
+
+function whyNoAnswer(error: unknown): { reason: NoAnswerReason; detail: string } | undefined {
+  if (error instanceof HttpTimeoutError) return { reason: 'timeout', detail: error.message };
+  if (error instanceof HttpBodyTooLargeError) return { reason: 'too-large', detail: error.message };
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) return { reason: 'untrusted', detail: `server certificate not trusted (${code})` };
+  // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
+  const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
+  return network === undefined ? undefined : { reason: 'network', detail: network };
+}
+
+/**
+ * Why an exchange of httpRequest brought no answer, as an AgentError: the one rule of every
+ * adapter over HTTP (IMDS, Kubernetes, the echo service). Its code is `<service>.timeout`,
+ * `.network`, `.malformed` or `.tls` unless `codes` names another. Anything else is returned
+ * unchanged: a bug of ours, for the caller to rethrow.
+ */
+export function noAnswerError(error: unknown, context: string, service: string, codes: Partial<Record<NoAnswerReason, string>> = {}): unknown {
+  const why = whyNoAnswer(error);
+  if (!why) return error;
+  const code = codes[why.reason] ?? `${service}.${REASON_CODE[why.reason]}`;
+  return new AgentError(REASON_KIND[why.reason], code, `${context}: ${why.detail}`, { cause: error });
 }
 
 /**

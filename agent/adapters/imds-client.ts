@@ -2,8 +2,8 @@
 // caller retries: shared/retry.ts). Every failure leaves here as an AgentError typed by the
 // one rule of shared/errors.ts; the token never appears in one.
 import type { Agent as HttpAgent } from 'node:http';
-import { AgentError, InputError, kindOfStatus, networkCode, type ErrorKind } from '../shared/errors.js';
-import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
+import { AgentError, InputError, kindOfStatus, type ErrorKind } from '../shared/errors.js';
+import { httpRequest, noAnswerError } from './http.js';
 
 export interface ImdsClientOptions {
   /** base URL, e.g. http://169.254.169.254 (the caller resolves AWS_EC2_METADATA_SERVICE_ENDPOINT) */
@@ -36,6 +36,9 @@ const CODES: Partial<Record<ErrorKind, string>> = {
   transient: 'imds.unreachable',
   malformed: 'imds.malformed',
 };
+
+// No answer, for whatever reason, is one code: IMDS is unreachable for now.
+const UNREACHABLE = { timeout: 'imds.unreachable', network: 'imds.unreachable' };
 
 function imdsError(kind: ErrorKind, message: string, cause?: unknown): AgentError {
   return new AgentError(kind, CODES[kind] ?? 'imds.rejected', message, cause === undefined ? undefined : { cause });
@@ -88,12 +91,8 @@ export function createImdsClient(options: ImdsClientOptions): ImdsClient {
       return { what, status: response.status, body: response.status === 200 ? response.body : '' };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (error instanceof HttpTimeoutError) throw imdsError('transient', `${what}: no answer within ${timeoutMs} ms`, error);
-      // Not IMDS (a proxy or something else in the way), or IMDS gone wrong.
-      if (error instanceof HttpBodyTooLargeError) throw imdsError('malformed', `${what}: ${error.message}`, error);
-      const code = networkCode(error);
-      if (code !== undefined) throw imdsError('transient', `${what}: ${code}`, error);
-      throw error; // anything else is a bug of ours, not a fault of IMDS
+      // An answer too large is not IMDS (a proxy or something else in the way): malformed.
+      throw noAnswerError(error, what, 'imds', UNREACHABLE);
     }
   }
 

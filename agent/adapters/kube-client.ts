@@ -4,8 +4,8 @@
 // here: the drain polls, labels and events try again later.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { AgentError, kindOfStatus, networkCode } from '../shared/errors.js';
-import { HttpBodyTooLargeError, HttpTimeoutError, httpRequest } from './http.js';
+import { AgentError, kindOfStatus } from '../shared/errors.js';
+import { httpRequest, noAnswerError } from './http.js';
 import { createCredentialSource } from './kube-credentials.js';
 import { isObject, runExecFile, type Credential, type RunExec } from './kube-exec.js';
 import type { KubeTarget } from './kubeconfig.js';
@@ -46,16 +46,6 @@ export interface KubeTransport {
 const DEFAULT_TIMEOUT_MS = 5_000;
 // `aws eks get-token` normally answers in about a second; allow for a slow STS.
 const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
-// Certificate verification failures: retrying will not make the server trusted.
-const TLS_TRUST_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /** The message of a Kubernetes Status body, if that is what came back. */
 function statusMessage(text: string): string {
@@ -166,24 +156,10 @@ async function send(wire: Wire, { method, path, what, body, contentType, signal 
   } catch (error) {
     // The caller's cancellation is not a fault of the API server: pass it on as is.
     if (signal?.aborted) throw signal.reason;
-    throw noAnswerError(error, `${wire.where}: ${what}`, wire.timeoutMs);
+    throw noAnswerError(error, `${wire.where}: ${what}`, 'kube');
   } finally {
     wire.agents.release(used);
   }
-}
-
-/** Why no answer came, as a typed error; `context` names the server and the request. */
-function noAnswerError(error: unknown, context: string, timeoutMs: number): unknown {
-  if (error instanceof HttpTimeoutError) return new AgentError('transient', 'kube.timeout', `${context}: no answer within ${timeoutMs} ms`, { cause: error });
-  if (error instanceof HttpBodyTooLargeError) return new AgentError('malformed', 'kube.malformed', `${context}: ${error.message}`, { cause: error });
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
-    return new AgentError('auth', 'kube.tls', `${context}: server certificate not trusted (${code})`, { cause: error });
-  }
-  // Other TLS failures (a handshake cut short, a protocol mismatch) are no answer either.
-  const network = networkCode(error) ?? (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|EPROTO)/.test(code) ? code : undefined);
-  if (network !== undefined) return new AgentError('transient', 'kube.network', `${context}: ${network}`, { cause: error });
-  return error; // anything else is a bug of ours, not a fault of the API server
 }
 
 /** The parsed JSON of a 2xx answer; `undefined` for a 404 when `absentOk`; otherwise a typed error. */
