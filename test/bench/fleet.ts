@@ -88,7 +88,6 @@ export interface AgentHandle {
   done: Promise<number | Error>;
   /** the shipped daemon's own `ready` event */
   readyAt(): number | undefined;
-  healthPort(): number | undefined;
   has(event: LogEvent): boolean;
   /** a SIGTERM as systemd sends it on a restart: the daemon exits and keeps its address (G5a) */
   stop(): void;
@@ -128,10 +127,6 @@ export async function startAgent(sim: Sim, node: SimNode, seen: SeenAssociation[
     startedAt,
     done,
     readyAt: () => find('ready')?.at,
-    healthPort: () => {
-      const listen = find('health.listening')?.fields['listen'];
-      return typeof listen === 'string' ? Number(listen.split(':').pop()) : undefined;
-    },
     has: (event) => find(event) !== undefined,
     stop: () => built.signal('SIGTERM'),
     release: async () => built.health()?.release(false),

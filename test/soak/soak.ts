@@ -72,7 +72,6 @@ interface AgentRun {
   /** what `eip-agent release [--force]` asks on the control socket; undefined before the daemon serves */
   release(force: boolean): Promise<unknown> | undefined;
   has(event: LogEvent): boolean;
-  port(): number | undefined;
 }
 
 interface NodeLife {
@@ -86,7 +85,7 @@ interface NodeLife {
   restarts: number;
 }
 
-async function startAgent(sim: Sim, node: SimNode): Promise<AgentRun> {
+async function startAgent(sim: Sim, node: SimNode, seed: number): Promise<AgentRun> {
   let inFlight = 0;
   // Under systemd, so that a SIGTERM is a restart that keeps the address (G5a).
   const built = await httpDeps(sim, node, {
@@ -97,6 +96,8 @@ async function startAgent(sim: Sim, node: SimNode): Promise<AgentRun> {
     reads: { ...EC2_READ_RETRY, baseMs: 100, throttledBaseMs: 100, throttledSpreadMs: 1000, capMs: 2_000 },
     intervals: { liveMs: 100, noticesMs: 300, drainMs: 200 },
     logLevel: 'info',
+    // The agent's jitter comes from the soak's seed too, so that --seed replays a run's choices.
+    seed,
     wrapEc2: (port) => ({
       ...port,
       async associate(request) {
@@ -121,10 +122,6 @@ async function startAgent(sim: Sim, node: SimNode): Promise<AgentRun> {
     signal: (signal) => built.signal(signal),
     release: (force) => built.health()?.release(force),
     has: (event) => events.some((e) => e.event === event),
-    port: () => {
-      const listen = events.find((e) => e.event === 'health.listening')?.fields['listen'];
-      return typeof listen === 'string' ? Number(listen.split(':').pop()) : undefined;
-    },
   };
   run.done = runDaemon(built.deps).then(
     (code) => code,
@@ -238,7 +235,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
 
   // ---- nodes: join, live, end --------------------------------------------------------------
   const begin = async (life: Omit<NodeLife, 'agent'> & { agent?: AgentRun }): Promise<NodeLife> => {
-    life.agent = await startAgent(sim, life.node);
+    life.agent = await startAgent(sim, life.node, r.int(2 ** 31));
     agents.push(life.agent);
     void life.agent.done.then((result) => {
       if (result instanceof Error) agentFailures.push(`${life.node.instance.instanceId}: ${result.message}`);
