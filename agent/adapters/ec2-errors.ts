@@ -1,6 +1,6 @@
 // EC2 failures typed once, here: by the SDK's `error.name` (the EC2 error code),
 // `$metadata.httpStatusCode`, `$fault` and Node's network error codes — never by message text.
-import { AgentError, NETWORK_CODES, kindOfStatus, type ErrorKind } from '../shared/errors.js';
+import { AgentError, kindOfStatus, networkCode, type ErrorKind } from '../shared/errors.js';
 
 const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequestsException']);
 const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'Unavailable', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException']);
@@ -42,9 +42,8 @@ export function attemptFailure(error: unknown): AttemptFailure | undefined {
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   if (e.$fault === 'client' || e.$fault === 'server') return { type: 'service', code: name, status, fault: e.$fault };
   // Checked before $response: a body cut off mid-way is a reset connection, not a bad answer.
-  if ((typeof e.code === 'string' && NETWORK_CODES.has(e.code)) || NETWORK_NAMES.has(name)) {
-    return { type: 'network', code: typeof e.code === 'string' ? e.code : name };
-  }
+  const network = networkCode(error) ?? (NETWORK_NAMES.has(name) ? name : undefined);
+  if (network !== undefined) return { type: 'network', code: network };
   // The SDK's deserializer attaches the raw response to whatever it failed to parse.
   if (e.$response !== undefined) return { type: 'malformed' };
   if (name === 'CredentialsProviderError') return { type: 'credentials' };
@@ -60,7 +59,7 @@ export function attemptOutcome(error: unknown): string {
 }
 
 /** EC2's own code first (RequestLimitExceeded comes as a 503); then the one status map. */
-function serviceKind(code: string, status: number | undefined, fault: string): ErrorKind {
+export function serviceKind(code: string, status: number | undefined, fault: string): ErrorKind {
   if (THROTTLED.has(code)) return 'throttled';
   if (CONFLICT.has(code)) return 'conflict';
   if (NOT_FOUND.has(code)) return 'not-found';

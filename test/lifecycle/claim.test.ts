@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runDaemon } from '../../agent/lifecycle/daemon.js';
+import { AgentError } from '../../agent/shared/errors.js';
 import { rng } from '../fuzz/random.js';
 import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
@@ -197,5 +198,16 @@ describe('claim, in process', () => {
     const b = await run();
     assert.equal(a.split('\n').length > 6, true);
     assert.equal(a, b);
+  });
+});
+
+describe('the in-process ports', () => {
+  test('type EC2 codes as the EC2 adapter does over HTTP (a missing interface is not-found, not rejected)', async () => {
+    const s = setup(1);
+    const port = s.ec2.portFor('i-test');
+    const allocationId = [...s.world.addresses.keys()][0]!;
+    const error = await s.time.run(port.associate({ allocationId, networkInterfaceId: 'eni-0000000000000000', privateIp: '10.0.0.9' }).catch((e: unknown) => e));
+    assert.ok(error instanceof AgentError);
+    assert.deepEqual([error.kind, error.code], ['not-found', 'InvalidNetworkInterfaceID.NotFound']);
   });
 });

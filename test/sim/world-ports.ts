@@ -3,8 +3,10 @@
 // throttling, lost races, lost answers and stale reads runs in milliseconds and the same
 // way for the same seed. Errors are typed as the adapters type EC2's answers
 // (adapters/ec2-errors.ts); the HTTP tier (test/e2e, test/adapters) covers the adapters.
+import { serviceKind } from '../../agent/adapters/ec2-errors.js';
+import { inPool } from '../../agent/core/pool.js';
 import { AgentError, type ErrorKind } from '../../agent/shared/errors.js';
-import type { AddressView, Ec2CallRecord, Ec2Port, Identity, ImdsPort, Notices, PoolSelector } from '../../agent/shared/ports.js';
+import type { AddressView, Ec2CallRecord, Ec2Port, Identity, ImdsPort, Notices } from '../../agent/shared/ports.js';
 import type { Timing } from '../../agent/shared/time.js';
 import { EC2_BUCKETS, TokenBucket } from './throttle.js';
 import { SimError, type Address, type World } from './world.js';
@@ -36,18 +38,10 @@ export interface InProcessCall {
 
 type Scripted = { before: 'throttled' | 'transient' | 'malformed' } | { after: 'transient' | 'malformed' };
 
-const CODES: Record<string, { kind: ErrorKind; code: string }> = {
-  RequestLimitExceeded: { kind: 'throttled', code: 'RequestLimitExceeded' },
-  InternalError: { kind: 'transient', code: 'InternalError' },
-  malformed: { kind: 'malformed', code: 'ec2.malformed' },
-  'Resource.AlreadyAssociated': { kind: 'conflict', code: 'Resource.AlreadyAssociated' },
-  'InvalidAllocationID.NotFound': { kind: 'not-found', code: 'InvalidAllocationID.NotFound' },
-  'InvalidAssociationID.NotFound': { kind: 'not-found', code: 'InvalidAssociationID.NotFound' },
-};
-
+/** Typed as the EC2 adapter types the same code over HTTP (adapters/ec2-errors.ts). */
 function typed(action: string, code: string, message = code): AgentError {
-  const { kind, code: stable } = CODES[code] ?? { kind: 'rejected' as const, code };
-  return new AgentError(kind, stable, `EC2 ${action}: ${code}: ${message}`);
+  if (code === 'malformed') return new AgentError('malformed', 'ec2.malformed', `EC2 ${action}: ${code}: ${message}`);
+  return new AgentError(serviceKind(code, undefined, 'client'), code, `EC2 ${action}: ${code}: ${message}`);
 }
 
 function view(a: Address): AddressView {
@@ -65,11 +59,6 @@ function view(a: Address): AddressView {
       : {}),
     tags: { ...a.tags },
   };
-}
-
-function inPool(a: Address, pool: PoolSelector): boolean {
-  const value = a.tags[pool.tagKey];
-  return value !== undefined && (pool.tagValue === undefined || value === pool.tagValue);
 }
 
 /** One account's EC2, in process: ports for each instance, shared buckets, one call log. */
@@ -137,7 +126,7 @@ export class InProcessEc2 {
     const world = this.world;
     const read = (): readonly Address[] => (this.faults.staleReadMs > 0 ? world.snapshotAt(this.time.clock.now() - this.faults.staleReadMs) : [...world.addresses.values()]);
     return {
-      listPool: (pool) => call('DescribeAddresses', false, () => read().filter((a) => inPool(a, pool)).map(view)),
+      listPool: (pool) => call('DescribeAddresses', false, () => read().map(view).filter((a) => inPool(a, pool))),
       describeAllocation: (id) => call('DescribeAddresses', false, () => read().filter((a) => a.allocationId === id).map(view)[0]),
       describePublicIp: (ip) => call('DescribeAddresses', false, () => read().filter((a) => a.publicIp === ip).map(view)[0]),
       associate: (request) =>
