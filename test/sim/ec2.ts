@@ -197,7 +197,7 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
       }
       if (dryRun) throw new SimError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 
-      const xml = successXml(action, requestId, spec.run({ world, params, now: Date.now(), faults, random }));
+      const xml = successXml(action, requestId, spec.run({ world, params, now: world.now(), faults, random }));
       applied = true;
       if (scripted !== undefined && typeof scripted === 'object' && 'afterApply' in scripted) return fail(scripted.afterApply);
       log('ok', 200);
