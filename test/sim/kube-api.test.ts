@@ -214,9 +214,12 @@ describe('kube API semantics', () => {
     assert.deepEqual(world.node(name)!.spec.taints, [{ key: 'dedicated', value: 'media', effect: 'NoSchedule' }]);
     // A cluster admin may.
     assert.equal((await patch(name, { spec: { taints: null } }, 'application/merge-patch+json')).status, 200);
-    // A node reads every Node.
-    assert.equal((await api('GET', `/api/v1/nodes/${other.hostname}`, { token: NODE_TOKEN })).status, 200);
-    assert.equal((await api('GET', '/api/v1/nodes', { token: NODE_TOKEN })).body.items.length, 2);
+    // A node reads only its own Node (Node authorizer, stable in 1.34).
+    assert.equal((await api('GET', `/api/v1/nodes/${name}`, { token: NODE_TOKEN })).status, 200);
+    assert.equal((await api('GET', `/api/v1/nodes/${other.hostname}`, { token: NODE_TOKEN })).status, 403);
+    assert.equal((await api('GET', '/api/v1/nodes', { token: NODE_TOKEN })).status, 403);
+    const own = await api('GET', `/api/v1/nodes?fieldSelector=metadata.name%3D${name}`, { token: NODE_TOKEN });
+    assert.deepEqual(own.body.items.map((n: { metadata: { name: string } }) => n.metadata.name), [name]);
   });
 
   it('GET of one pod: a node sees only pods bound to it (Node authorizer)', async () => {

@@ -43,8 +43,8 @@ function forbidden(a: Attributes, user: KubeUser, reason?: string): Forbidden {
 }
 
 export interface NodeContext {
-  /** list/watch of pods: the field selector asked for exactly spec.nodeName=<this node> */
-  ownPodSelector?: boolean;
+  /** list/watch: the field selector asked for exactly this node's own objects (pods: spec.nodeName=<node>; Nodes: metadata.name=<node>) */
+  ownSelector?: boolean;
   /** get of one pod: the node the pod is bound to (undefined: no such pod) */
   podNode?: string;
 }
@@ -55,14 +55,18 @@ export function authorize(user: KubeUser, a: Attributes, context: NodeContext = 
   if (node === undefined) return undefined;
   switch (`${a.group}/${a.resource}`) {
     case '/pods':
-      if ((a.verb === 'list' || a.verb === 'watch') && context.ownPodSelector) return undefined;
+      if ((a.verb === 'list' || a.verb === 'watch') && context.ownSelector) return undefined;
       if (a.verb === 'list' || a.verb === 'watch') return forbidden(a, user, 'can only list/watch pods with spec.nodeName field selector');
       if (a.verb === 'get') return context.podNode === node ? undefined : forbidden(a, user, `no relationship found between node '${node}' and this object`);
       return forbidden(a, user);
     case '/nodes':
-      // RBAC's system:node role: read every Node, update and patch Nodes (NodeRestriction
-      // then limits the writes to its own).
-      return ['get', 'list', 'watch', 'update', 'patch'].includes(a.verb) ? undefined : forbidden(a, user);
+      // The Node authorizer (AuthorizeNodeWithSelectors, stable in 1.34): a kubelet reads only
+      // its own Node. It may update and patch Nodes; NodeRestriction limits that to its own.
+      if (a.verb === 'get') return a.name === node ? undefined : forbidden(a, user, `node '${node}' cannot read '${a.name}', only its own Node object`);
+      if (a.verb === 'list' || a.verb === 'watch') {
+        return context.ownSelector ? undefined : forbidden(a, user, `node '${node}' can only list/watch its own Node object with the field selector metadata.name=${node}`);
+      }
+      return ['update', 'patch'].includes(a.verb) ? undefined : forbidden(a, user);
     case '/events':
     case 'events.k8s.io/events':
       // Nodes record events; they do not read them.

@@ -217,8 +217,9 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
     }
     const verb = query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list';
     const node = nodeOf(user);
-    const own = node !== undefined && fields.length === 1 && fields[0]!.field === 'spec.nodeName' && fields[0]!.equal && fields[0]!.value === node;
-    const refusal = authorize(user, { verb, group: t.group, resource: t.resource, ...(t.namespace ? { namespace: t.namespace } : {}) }, { ownPodSelector: own });
+    const ownField = t.resource === 'nodes' ? 'metadata.name' : 'spec.nodeName';
+    const own = node !== undefined && fields.length === 1 && fields[0]!.field === ownField && fields[0]!.equal && fields[0]!.value === node;
+    const refusal = authorize(user, { verb, group: t.group, resource: t.resource, ...(t.namespace ? { namespace: t.namespace } : {}) }, { ownSelector: own });
     if (refusal) throw denied(refusal);
     return (o: Json) =>
       (t.namespace === undefined || o.metadata.namespace === t.namespace) && fieldsMatch(fieldsOf(t.resource, o), fields) && labelsMatch(o.metadata.labels, labels);
