@@ -58,7 +58,7 @@ export function wildcard(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-function escapeRegExp(c: string): string {
+export function escapeRegExp(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

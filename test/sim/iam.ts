@@ -20,7 +20,7 @@
 // resource it touches is allowed by some statement and denied by none; everything not
 // allowed is denied (implicit deny).
 import type { Ec2Sim } from './ec2.js';
-import type { Params } from './ec2-query.js';
+import { escapeRegExp, type Params } from './ec2-query.js';
 import { ACCOUNT_ID } from './world.js';
 import type { World } from './world.js';
 
@@ -76,9 +76,6 @@ function list<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 function wildcard(pattern: string, flags = ''): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -167,7 +164,7 @@ function arnLike(actual: string, pattern: Resolved): boolean {
     let body = '';
     for (let j = a; j < b; j++) {
       const c = flat[j]!;
-      body += fromVariable[j] ? escape(c) : c === '*' ? '.*' : c === '?' ? '.' : escape(c);
+      body += fromVariable[j] ? escapeRegExp(c) : c === '*' ? '.*' : c === '?' ? '.' : escapeRegExp(c);
     }
     return new RegExp(`^${body}$`, 's').test(actualParts[i]!);
   });

@@ -237,9 +237,10 @@ const RENAMES: readonly [core: string, events: string][] = [
   ['count', 'deprecatedCount'],
 ];
 
-export function toEventsV1(core: Json): Json {
-  const out: Json = { ...structuredClone(core), apiVersion: 'events.k8s.io/v1', kind: 'Event' };
-  for (const [from, to] of RENAMES) {
+/** A copy of `event` in the other API's form: its apiVersion and the renamed fields. */
+function renamed(event: Json, apiVersion: string, renames: readonly (readonly [string, string])[]): Json {
+  const out: Json = { ...structuredClone(event), apiVersion, kind: 'Event' };
+  for (const [from, to] of renames) {
     if (from in out) {
       out[to] = out[from];
       delete out[from];
@@ -248,16 +249,8 @@ export function toEventsV1(core: Json): Json {
   return out;
 }
 
-export function fromEventsV1(event: Json): Json {
-  const out: Json = { ...structuredClone(event), apiVersion: 'v1', kind: 'Event' };
-  for (const [to, from] of RENAMES) {
-    if (from in out) {
-      out[to] = out[from];
-      delete out[from];
-    }
-  }
-  return out;
-}
+export const toEventsV1 = (core: Json): Json => renamed(core, 'events.k8s.io/v1', RENAMES);
+export const fromEventsV1 = (event: Json): Json => renamed(event, 'v1', RENAMES.map(([core, v1]) => [v1, core] as const));
 
 /**
  * ValidateEventCreate: an event about a cluster-scoped object (a Node) lives in "default"

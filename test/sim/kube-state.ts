@@ -78,15 +78,6 @@ export class KubeStore {
     return structuredClone(stored);
   }
 
-  /** A Node changed by a test (an operator, the cloud provider): mutate a copy. */
-  update(resource: 'nodes' | 'events', key: string, mutate: (object: Json) => void): Json {
-    const current = this.map(resource).get(key);
-    if (!current) throw new Error(`no ${resource} ${key}`);
-    const next = structuredClone(current);
-    mutate(next);
-    return this.replace(resource, key, next);
-  }
-
   remove(resource: 'nodes' | 'events', key: string): void {
     const previous = this.map(resource).get(key);
     if (!previous) return;

@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { isDeepStrictEqual } from 'node:util';
 import { authorize, admitNodeUpdate, nodeOf, type Attributes, type Forbidden, type KubeUser } from './kube-authz.js';
 import { discovery } from './kube-discovery.js';
 import { eventErrors, fieldsOf, fromEventsV1, labelErrors, podJson, SELECTABLE, toEventsV1, type Json } from './kube-objects.js';
@@ -133,13 +134,6 @@ function parseTarget(path: string): Target | undefined {
 
 const KINDS: Record<KubeResource, string> = { pods: 'Pod', nodes: 'Node', events: 'Event' };
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
 
 export async function startKube(world: World, options: KubeSimOptions = {}): Promise<KubeSim> {
   const pki = options.tls === false ? undefined : await (sharedPki ??= createPki());
@@ -332,7 +326,7 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
     after.metadata = { ...after.metadata, uid: before.metadata.uid, creationTimestamp: before.metadata.creationTimestamp, namespace: before.metadata.namespace };
     if (before.metadata.namespace === undefined) delete after.metadata.namespace;
     // An update that changes nothing keeps the resourceVersion and tells no watcher.
-    if (deepEqual(after, before)) return asSeen;
+    if (isDeepStrictEqual(after, before)) return asSeen;
     return inGroup(t)(store.replace(t.resource as 'nodes' | 'events', storedKey(t), after));
   }
 
