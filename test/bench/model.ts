@@ -6,7 +6,7 @@ import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
 import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
 import { World } from '../sim/world.js';
-import { percentile, summarize, type Summary } from './stats.js';
+import { callsUntilReady, summarize, type Summary } from './stats.js';
 
 export interface ModelFleet {
   nodes: number;
@@ -66,9 +66,7 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
   );
   const readyMs = agents.flatMap((a) => (readyAt(a) === undefined ? [] : [readyAt(a)! - a.start]));
   const lastReady = Math.max(...agents.map((a) => readyAt(a) ?? Infinity));
-  const until = (a: (typeof agents)[number]) => readyAt(a) ?? Infinity;
-  const calls = agents.map((a) => ec2.calls.filter((c) => c.caller === a.id && c.at <= until(a)).length);
-  const mutating = agents.map((a) => ec2.calls.filter((c) => c.caller === a.id && c.at <= until(a) && c.action !== 'DescribeAddresses').length);
+  const { all: calls, mutating } = callsUntilReady(ec2.calls, agents.map((a) => ({ caller: a.id, readyAt: readyAt(a) })));
   let doubleClaims = 0;
   for (const [, held] of world.holdings({ color: 'orange' })) if (held.length > 1) doubleClaims += 1;
   for (const a of agents) a.built.signal('SIGTERM');
@@ -86,7 +84,7 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
 
 export interface ModelTrioRow {
   seeds: number;
-  allReadyS: Summary & { p95: number };
+  allReadyS: Summary;
   calls: Summary;
   doubleClaims: number;
   /** seeds whose three nodes were not all ready within the cap */
@@ -116,5 +114,5 @@ export async function modelTrio(seeds: number): Promise<ModelTrioRow> {
     calls.push(...r.calls);
     doubleClaims += r.doubleClaims;
   }
-  return { seeds, allReadyS: { ...summarize(times), p95: percentile([...times].sort((a, b) => a - b), 95) }, calls: summarize(calls), doubleClaims, notReady };
+  return { seeds, allReadyS: summarize(times), calls: summarize(calls), doubleClaims, notReady };
 }

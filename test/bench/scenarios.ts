@@ -6,7 +6,7 @@ import { runBaselineNode, type Baseline } from './baselines.js';
 import { countDoubleClaims, type DoubleClaims, type SeenAssociation } from './checks.js';
 import { REALISTIC, TAGS, startAgent, startWorld, teardown, until, type AgentHandle, type WorldShape } from './fleet.js';
 import type { SimNode } from '../sim/sim.js';
-import { percentile, summarize, type Summary } from './stats.js';
+import { callsUntilReady, summarize, type Summary } from './stats.js';
 
 export type Strategy = 'agent' | Baseline;
 
@@ -67,9 +67,7 @@ export function bucketFloorS(nodes: number, pool: number): number {
 
 function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, pool: number, t0: number, capS: number, outcomes: Outcome[], seen: SeenAssociation[], failures: string[]): FleetRow {
   const calls = sim.ec2.calls;
-  const until = (o: Outcome) => (c: { caller?: string; at: number }) => c.caller === o.caller && (o.readyAt === undefined || c.at <= o.readyAt);
-  const perNode = outcomes.map((o) => calls.filter(until(o)).length);
-  const mutating = outcomes.map((o) => calls.filter((c) => until(o)(c) && (c.action === 'AssociateAddress' || c.action === 'DisassociateAddress')).length);
+  const perNode = callsUntilReady(calls, outcomes);
   const callsByAction: Record<string, number> = {};
   for (const c of calls) callsByAction[c.action] = (callsByAction[c.action] ?? 0) + 1;
   const readyAts = outcomes.flatMap((o) => (o.readyAt === undefined ? [] : [o.readyAt])).sort((a, b) => a - b);
@@ -81,8 +79,8 @@ function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, p
     nodes: outcomes.length,
     pool,
     ready: readyAts.length,
-    calls: summarize(perNode),
-    mutating: summarize(mutating),
+    calls: summarize(perNode.all),
+    mutating: summarize(perNode.mutating),
     floorS: bucketFloorS(outcomes.length, pool),
     callsByAction,
     throttled: sim.ec2.count({ outcome: 'RequestLimitExceeded' }),
@@ -169,7 +167,7 @@ export interface TrioRow {
   strategy: Strategy;
   runs: number;
   /** s to all ready, one value per seeded run (Infinity: not all ready within the cap) */
-  allReadyS: Summary & { p95: number };
+  allReadyS: Summary;
   calls: Summary;
   lostRaces: number;
   throttled: number;
@@ -203,8 +201,7 @@ export async function trio(strategy: Strategy, runs: number, capS: number): Prom
     doubleClaims += row.doubleClaims.total;
     failures.push(...row.failures.map((f) => `seed ${seed}: ${f}`));
   }
-  const sorted = [...times].sort((a, b) => a - b);
-  return { strategy, runs, allReadyS: { ...summarize(times), p95: percentile(sorted, 95) }, calls: summarize(calls), lostRaces, throttled, doubleClaims, failures };
+  return { strategy, runs, allReadyS: summarize(times), calls: summarize(calls), lostRaces, throttled, doubleClaims, failures };
 }
 
 export interface OversubOptions {

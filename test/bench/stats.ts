@@ -4,6 +4,7 @@ export interface Summary {
   n: number;
   mean: number;
   p50: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -18,7 +19,32 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function summarize(values: readonly number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.length ? sorted.reduce((s, v) => s + v, 0) / sorted.length : NaN;
-  return { n: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : NaN };
+  return { n: sorted.length, mean, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : NaN };
+}
+
+// The mutating bucket's actions among the agent's calls.
+const MUTATING: ReadonlySet<string> = new Set(['AssociateAddress', 'DisassociateAddress']);
+
+/**
+ * Each node's EC2 calls up to its ready (all of them if it never became ready), and how many
+ * of them were mutating: one pass over the call log.
+ */
+export function callsUntilReady(
+  calls: readonly { caller?: string | undefined; at: number; action: string }[],
+  nodes: readonly { caller: string; readyAt: number | undefined }[],
+): { all: number[]; mutating: number[] } {
+  const index = new Map(nodes.map((n, i) => [n.caller, i]));
+  const all = nodes.map(() => 0);
+  const mutating = nodes.map(() => 0);
+  for (const c of calls) {
+    const i = c.caller === undefined ? undefined : index.get(c.caller);
+    if (i === undefined) continue;
+    const readyAt = nodes[i]!.readyAt;
+    if (readyAt !== undefined && c.at > readyAt) continue;
+    all[i]! += 1;
+    if (MUTATING.has(c.action)) mutating[i]! += 1;
+  }
+  return { all, mutating };
 }
 
 export function median(values: readonly number[]): number {
