@@ -6,6 +6,7 @@ import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
 import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
 import { World } from '../sim/world.js';
+import { TRIO } from './scenarios.js';
 import { callsUntilReady, summarize, type Summary } from './stats.js';
 
 export interface ModelFleet {
@@ -92,7 +93,7 @@ export interface ModelTrioRow {
 }
 
 /**
- * The faulty trio (scenarios.ts) in process: the same faults on a fake clock, so a seed is
+ * The faulty trio (scenarios.ts, TRIO) in process: the same faults on a fake clock, so a seed is
  * a run — a slow one can be replayed, which over HTTP (where the arrival order of calls
  * decides which meets which fault) it cannot.
  */
@@ -102,13 +103,7 @@ export async function modelTrio(seeds: number): Promise<ModelTrioRow> {
   const notReady: number[] = [];
   let doubleClaims = 0;
   for (let seed = 1; seed <= seeds; seed++) {
-    const r = await modelFleet({
-      nodes: 3,
-      pool: 4,
-      seed,
-      faults: { latencyMs: [50, 50], throttle: false, rates: { throttled: 0.3, transient: 0.05 }, staleReadMs: 500, raceNext: 1 },
-      capMs: 120_000,
-    });
+    const r = await modelFleet({ nodes: TRIO.nodes, pool: TRIO.pool, seed, imdsLagMs: TRIO.imdsLagMs, faults: TRIO.faults, capMs: 120_000 });
     if (r.allReadyMs === undefined) notReady.push(seed);
     else times.push(r.allReadyMs / 1000);
     calls.push(...r.calls);

@@ -175,6 +175,14 @@ export interface TrioRow {
   failures: string[];
 }
 
+/** The faulty trio's account, over HTTP here and in process in model.ts. */
+export const TRIO = {
+  nodes: 3,
+  pool: 4,
+  imdsLagMs: 500,
+  faults: { latencyMs: [50, 50] as [number, number], throttle: false, staleReadMs: 500, errorRate: { RequestLimitExceeded: 0.3, InternalError: 0.05 }, raceNext: 1 },
+};
+
 /**
  * The faulty trio (issue 11): three nodes on four addresses, 30 % RequestLimitExceeded, 5 %
  * InternalError, 50 ms latency, reads of EC2 and IMDS 500 ms behind, one lost race; many
@@ -189,7 +197,7 @@ export async function trio(strategy: Strategy, runs: number, capS: number): Prom
   let doubleClaims = 0;
   for (let seed = 1; seed <= runs; seed++) {
     const row = await fleet(
-      { nodes: 3, pool: 4, seed, world: { latencyMs: [50, 50], throttle: false, imdsLagMs: 500, staleReadMs: 500, errorRate: { RequestLimitExceeded: 0.3, InternalError: 0.05 }, raceNext: 1 } },
+      { nodes: TRIO.nodes, pool: TRIO.pool, seed, world: { imdsLagMs: TRIO.imdsLagMs, ...TRIO.faults } },
       strategy,
       capS,
       'trio',

@@ -126,7 +126,7 @@ describe('claim, in process', () => {
 
   test('a throttling spell at boot: every call throttled half the time, still ready within seconds', async () => {
     for (const seed of [5, 6, 7, 8]) {
-      const s = setup(seed, { rates: { throttled: 0.5 } });
+      const s = setup(seed, { errorRate: { RequestLimitExceeded: 0.5 } });
       const node = boot(s);
       await untilReady(s, [node]);
       const took = readyOf(node)!.at - node.built.log.events[0]!.at;
@@ -188,7 +188,7 @@ describe('claim, in process', () => {
 
   test('the same seed gives the same calls', async () => {
     const run = async () => {
-      const s = setup(13, { rates: { throttled: 0.3, transient: 0.05 }, raceNext: 1 }, 4);
+      const s = setup(13, { errorRate: { RequestLimitExceeded: 0.3, InternalError: 0.05 }, raceNext: 1 }, 4);
       const nodes = [boot(s), boot(s), boot(s)];
       await untilReady(s, nodes);
       await end(s, nodes);

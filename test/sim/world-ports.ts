@@ -8,6 +8,7 @@ import { inPool } from '../../agent/core/pool.js';
 import { AgentError, type ErrorKind } from '../../agent/shared/errors.js';
 import type { AddressView, Ec2CallRecord, Ec2Port, Identity, ImdsPort, Notices } from '../../agent/shared/ports.js';
 import type { Timing } from '../../agent/shared/time.js';
+import type { Faults as HttpFaults } from './ec2-faults.js';
 import { EC2_BUCKETS, TokenBucket } from './throttle.js';
 import { SimError, type Address, type World } from './world.js';
 
@@ -16,8 +17,8 @@ export interface InProcessFaults {
   latencyMs: [number, number];
   /** EC2's published buckets, shared by the whole account */
   throttle: boolean;
-  /** per-call probability of each fault, before the action applies */
-  rates: Partial<Record<'throttled' | 'transient', number>>;
+  /** per-call probability of each EC2 error, before the action applies (as the HTTP simulator's) */
+  errorRate: Pick<HttpFaults['errorRate'], 'RequestLimitExceeded' | 'InternalError'>;
   /** DescribeAddresses answers from the state this many ms ago */
   staleReadMs: number;
   /** the next this-many AssociateAddress calls on a free address lose to a foreign one */
@@ -73,7 +74,7 @@ export class InProcessEc2 {
     private readonly time: Timing,
     faults: Partial<InProcessFaults> = {},
   ) {
-    this.faults = { latencyMs: [0, 0], throttle: false, rates: {}, staleReadMs: 0, raceNext: 0, ...faults };
+    this.faults = { latencyMs: [0, 0], throttle: false, errorRate: {}, staleReadMs: 0, raceNext: 0, ...faults };
     const now = time.clock.now();
     this.buckets = {
       read: new TokenBucket(EC2_BUCKETS.read, now),
@@ -107,8 +108,8 @@ export class InProcessEc2 {
       const scripted = this.scripts.get(action)?.shift();
       if (scripted && 'before' in scripted) fail(scripted.before === 'throttled' ? 'RequestLimitExceeded' : scripted.before === 'transient' ? 'InternalError' : 'malformed');
       if (this.faults.throttle && !(mutating ? this.buckets.write : this.buckets.read).take(at)) fail('RequestLimitExceeded');
-      if (this.time.random() < (this.faults.rates.throttled ?? 0)) fail('RequestLimitExceeded');
-      if (this.time.random() < (this.faults.rates.transient ?? 0)) fail('InternalError');
+      if (this.time.random() < (this.faults.errorRate.RequestLimitExceeded ?? 0)) fail('RequestLimitExceeded');
+      if (this.time.random() < (this.faults.errorRate.InternalError ?? 0)) fail('InternalError');
       let result: T;
       try {
         result = apply();
