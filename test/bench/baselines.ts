@@ -6,16 +6,15 @@
 //   random     — every node takes one free address at random.
 // On a lost race (Resource.AlreadyAssociated) both list the pool again after a short breath,
 // as the agent does.
-import { createImdsClient } from '../../agent/adapters/imds-client.js';
-import { createImdsPort } from '../../agent/adapters/imds.js';
 import { inPool, isFree, isOn } from '../../agent/core/pool.js';
 import { isAgentError } from '../../agent/shared/errors.js';
 import { EC2_READ_RETRY, IMDS_RETRY } from '../../agent/shared/pacing.js';
 import { retrying } from '../../agent/shared/retry.js';
 import { sleep, systemTiming } from '../../agent/shared/time.js';
+import { nodeEc2Port, nodeImdsPort } from '../helpers/deps.js';
 import type { Sim, SimNode } from '../sim/sim.js';
 import type { SeenAssociation } from './checks.js';
-import { IMDS_TIMEOUT_MS, POOL, ec2PortFor } from './fleet.js';
+import { IMDS_TIMEOUT_MS, POOL, observed } from './fleet.js';
 
 export type Baseline = 'first-free' | 'random';
 
@@ -32,13 +31,14 @@ const VERIFY_READS = 12;
 
 export async function runBaselineNode(sim: Sim, node: SimNode, strategy: Baseline, seen: SeenAssociation[], signal: AbortSignal): Promise<BaselineRun> {
   const run: BaselineRun = { node, startedAt: Date.now(), readyAt: undefined, conflicts: 0 };
-  const imds = createImdsPort(createImdsClient({ endpoint: node.imds.url, timeoutMs: IMDS_TIMEOUT_MS }));
+  // The agent's IMDS client and pool (test/helpers/deps.ts), so that neither side is favoured.
+  const imds = nodeImdsPort(node, IMDS_TIMEOUT_MS);
   const call = <T>(fn: () => Promise<T>) => retrying(fn, { policy: EC2_READ_RETRY, timing: systemTiming, signal });
   try {
     const identity = await retrying(() => imds.identity(signal), { policy: { ...IMDS_RETRY, attempts: Infinity, budgetMs: 10_000 }, timing: systemTiming, signal });
     const eni = identity.interfaces.find((i) => i.deviceIndex === 0)!;
     const target = { instanceId: identity.instanceId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, mac: eni.mac };
-    const ec2 = ec2PortFor(sim, node, identity.region, seen);
+    const ec2 = observed(nodeEc2Port(sim, node, identity.region), seen);
     let publicIp: string | undefined;
     while (publicIp === undefined) {
       const listing = await call(() => ec2.listPool(POOL));

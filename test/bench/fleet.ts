@@ -5,8 +5,7 @@
 // a process-wide setting would be shared by every agent of this one process (BENCHMARKS.md).
 import { runDaemon } from '../../agent/lifecycle/daemon.js';
 import type { LoggedEvent, LogEvent } from '../../agent/shared/log.js';
-import type { Ec2CallRecord, Ec2Port } from '../../agent/shared/ports.js';
-import { createEc2Client, createEc2Port } from '../../agent/adapters/ec2.js';
+import type { Ec2Port } from '../../agent/shared/ports.js';
 import { rng } from '../fuzz/random.js';
 import { httpDeps, type Built } from '../helpers/deps.js';
 import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
@@ -73,12 +72,6 @@ export function observed(port: Ec2Port, seen: SeenAssociation[]): Ec2Port {
   };
 }
 
-/** The adapter's own EC2 port for a simulated node, with its role credentials (the baselines use it). */
-export function ec2PortFor(sim: Sim, node: SimNode, region: string, seen: SeenAssociation[], onCall?: (record: Ec2CallRecord) => void): Ec2Port {
-  const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
-  const client = createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } });
-  return observed(createEc2Port({ client, ...(onCall ? { onCall } : {}) }), seen);
-}
 
 export interface AgentHandle {
   node: SimNode;

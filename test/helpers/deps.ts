@@ -124,6 +124,24 @@ export interface HttpDepsOptions {
 }
 
 /**
+ * The EC2 adapter's port for a simulated node over HTTP, with the node's role credentials and
+ * the endpoint given explicitly: the SDK's default chain would read
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT from the one process.env that every in-process agent shares.
+ */
+export function nodeEc2Port(sim: Sim, node: SimNode, region: string, onCall?: (record: Ec2CallRecord) => void): Ec2Port {
+  const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
+  const client = createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } });
+  return createEc2Port({ client, ...(onCall ? { onCall } : {}) });
+}
+
+/** The IMDS port of a simulated node over HTTP, on its own listener. */
+export function nodeImdsPort(node: SimNode, timeoutMs?: number): ImdsPort {
+  // Its own small pool: hundreds of simulated hosts in one process share one fd limit, and
+  // eight sockets each to an IMDS that answers in a millisecond would exhaust it.
+  return createImdsPort(createImdsClient({ endpoint: node.imds.url, agent: new HttpAgent({ keepAlive: true, maxSockets: 2 }), ...(timeoutMs ? { timeoutMs } : {}) }));
+}
+
+/**
  * Over HTTP to the simulator, with the node's own IMDS listener and clients. The EC2
  * client gets the node's role credentials and the endpoint explicitly: the SDK's default
  * chain would read AWS_EC2_METADATA_SERVICE_ENDPOINT from the one process.env that every
@@ -134,19 +152,15 @@ export async function httpDeps(sim: Sim, node: SimNode, options: HttpDepsOptions
   const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: node.imds.url, EIP_AGENT_CONTROL_SOCKET: sim.env(node)['EIP_AGENT_CONTROL_SOCKET']!, ...options.env };
   const config = testConfig(options.flags ?? {}, env);
   const kubeTarget = options.kube ? await loadKubeconfig(node.kubeconfig) : undefined;
-  const { accessKeyId, secretAccessKey, sessionToken } = node.instance.credentials;
   const ec2For = (region: string, onCall: (record: Ec2CallRecord) => void): Ec2Port => {
-    const client = createEc2Client({ region, endpoint: sim.ec2.url, credentials: { accessKeyId, secretAccessKey, sessionToken } });
-    const port = createEc2Port({ client, onCall });
+    const port = nodeEc2Port(sim, node, region, onCall);
     return options.wrapEc2 ? options.wrapEc2(port) : port;
   };
   const seeded = options.seed === undefined ? undefined : rng(options.seed);
   return buildDeps({
     config,
     timing: seeded ? { ...systemTiming, random: () => seeded.next() } : systemTiming,
-    // Its own small pool: hundreds of simulated hosts in one process share one fd limit, and
-    // eight sockets each to an IMDS that answers in a millisecond would exhaust it.
-    imds: createImdsPort(createImdsClient({ endpoint: node.imds.url, agent: new HttpAgent({ keepAlive: true, maxSockets: 2 }), ...(options.imdsTimeoutMs ? { timeoutMs: options.imdsTimeoutMs } : {}) })),
+    imds: nodeImdsPort(node, options.imdsTimeoutMs),
     ec2For,
     ...(kubeTarget ? { kube: createKubeClient(kubeTarget) } : {}),
     http: true,
