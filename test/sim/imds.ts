@@ -129,9 +129,9 @@ export async function startImds(world: World, instanceId: string, options: ImdsS
     const expiry = typeof token === 'string' ? tokens.get(token) : undefined;
     // IMDSv1 (no token at all) is answered only where the instance allows it (httpTokens
     // optional); AL2023 launches with tokens required. A bad token is refused either way.
-    const v1 = token === undefined && world.instances.get(instanceId)?.metadataOptions.httpTokens === 'optional';
-    if (!v1 && (expiry === undefined || expiry <= now())) return send(res, record, 401, errorPage(401));
     const instance = world.instances.get(instanceId);
+    const v1 = token === undefined && instance?.metadataOptions.httpTokens === 'optional';
+    if (!v1 && (expiry === undefined || expiry <= now())) return send(res, record, 401, errorPage(401));
     if (!instance) {
       // A terminated instance has no IMDS left to answer.
       res.socket?.destroy();
