@@ -1,8 +1,8 @@
-// The release's decisions, as data: give the address back only if the association is
-// still this node's, on this node's interface (G2), and make sure it is gone. Pure:
-// lifecycle/release.ts runs the steps and feeds back what it saw.
+// The release's decisions, as data: give the address back only if it is still this node's —
+// associated with this node's interface and private IP (G2, G3: core/ours.ts) — and make sure
+// it is gone. Pure: lifecycle/release.ts runs the steps and feeds back what it saw.
 import type { AddressView, Target } from '../shared/ports.js';
-import { isOn } from './pool.js';
+import { describeWhere, whereIs } from './ours.js';
 
 export interface Held {
   allocationId: string;
@@ -23,7 +23,8 @@ export type ReleaseOutcome =
 export type ReleaseStep =
   | { do: 'read' }
   | { do: 'wait'; ms: number }
-  | { do: 'disassociate' }
+  /** by this association id: the one last seen on our target, else the one the node holds */
+  | { do: 'disassociate'; associationId: string }
   | { do: 'done'; outcome: ReleaseOutcome };
 
 export type ReleaseObservation =
@@ -38,6 +39,10 @@ export interface ReleaseMemory {
   readonly asks: number;
   readonly waitFirst: boolean;
   readonly seen?: 'ours' | 'elsewhere' | 'free';
+  /** what to disassociate: a read showing another association on our target adopts it (G3) */
+  readonly associationId: string;
+  /** where the last read showed the address, in words (for the log of a skipped release) */
+  readonly where?: string;
   readonly outcome?: ReleaseOutcome;
 }
 
@@ -46,32 +51,35 @@ export interface ReleaseMemory {
 export const RELEASE_READS = 4;
 export const RELEASE_READ_GAP_MS = 1000;
 
-/** G2: is the association we made still the one on the address, on our interface? */
-export function standing(seen: AddressView | undefined, held: Held, target: Target): 'ours' | 'elsewhere' | 'free' {
-  if (seen?.associationId === held.associationId && isOn(seen, target)) return 'ours';
-  return seen?.associationId ? 'elsewhere' : 'free';
+/**
+ * G2 + G3: is the address still on our interface and private IP? Under any association id:
+ * one put back there by hand after the node's own is ours too, at the end as at the start.
+ */
+export function standing(seen: AddressView | undefined, target: Target): 'ours' | 'elsewhere' | 'free' {
+  const where = whereIs(seen, target);
+  return where === 'ours' ? 'ours' : where === 'free' || where === 'gone' ? 'free' : 'elsewhere';
 }
 
-export function initialRelease(): ReleaseMemory {
-  return { stage: 'check', reads: 0, asks: 0, waitFirst: false };
+export function initialRelease(held: Held): ReleaseMemory {
+  return { stage: 'check', reads: 0, asks: 0, waitFirst: false, associationId: held.associationId };
 }
 
 export function nextReleaseStep(memory: ReleaseMemory): ReleaseStep {
   if (memory.outcome) return { do: 'done', outcome: memory.outcome };
   if (memory.waitFirst) return { do: 'wait', ms: RELEASE_READ_GAP_MS };
   if (memory.stage === 'check') {
-    if (memory.seen === 'ours') return { do: 'disassociate' };
+    if (memory.seen === 'ours') return { do: 'disassociate', associationId: memory.associationId };
     if (memory.reads < RELEASE_READS) return { do: 'read' };
     // Reads keep showing it free: our association id is ours alone, so disassociating by it
     // can only remove our own association (a read lagging it) or find it gone.
-    return memory.seen === 'elsewhere' ? { do: 'done', outcome: 'not-ours' } : { do: 'disassociate' };
+    return memory.seen === 'elsewhere' ? { do: 'done', outcome: 'not-ours' } : { do: 'disassociate', associationId: memory.associationId };
   }
   // Asked: the SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200
   // looks like success. Read back, and ask again while the association still stands.
-  return memory.seen === 'ours' && memory.reads > 0 ? { do: 'disassociate' } : { do: 'read' };
+  return memory.seen === 'ours' && memory.reads > 0 ? { do: 'disassociate', associationId: memory.associationId } : { do: 'read' };
 }
 
-export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, held: Held, target: Target): ReleaseMemory {
+export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, target: Target): ReleaseMemory {
   switch (seen.of) {
     case 'waited':
       return { ...memory, waitFirst: false };
@@ -79,8 +87,9 @@ export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, 
       if (seen.gone) return { ...memory, asks: memory.asks + 1, outcome: memory.asks === 0 ? 'already-gone' : 'released' };
       return { ...memory, stage: 'asked', asks: memory.asks + 1, reads: 0, seen: undefined };
     case 'read': {
-      const now = standing(seen.seen, held, target);
+      const now = standing(seen.seen, target);
       const reads = memory.reads + 1;
+      memory = { ...memory, where: describeWhere(seen.seen, target), ...(now === 'ours' ? { associationId: seen.seen!.associationId! } : {}) };
       if (memory.stage === 'asked') {
         if (now !== 'ours') return { ...memory, reads, seen: now, outcome: 'released' };
         if (memory.asks >= RELEASE_READS) return { ...memory, reads, seen: now, outcome: 'still-associated' };

@@ -58,12 +58,15 @@ export type Fact =
   | { type: 'ready' }
   /** the address is no longer live behind the agent's back */
   | { type: 'lost'; reason: string }
-  | { type: 'back' }
+  /** live again, under `associationId` as EC2 shows it on our target: a new one was put back by hand (G3) */
+  | { type: 'back'; associationId: string }
   | { type: 'error'; message: string }
   /** the pool has no free address (for the cluster's events; the reason shows in `claiming`) */
   | { type: 'exhausted'; size: number }
   /** an Elastic IP outside the pool sits on the target (G2a) */
   | { type: 'foreign'; reason: string }
+  /** this instance holds a pool address on another interface or private IP: no second one (G3) */
+  | { type: 'held-elsewhere'; reason: string }
   /** --gate label: kubelet may start without an address */
   | { type: 'gate-open' }
   | { type: 'termination'; detail: string }
@@ -128,6 +131,7 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
     }
     if (fact.type === 'failed') status.lastError = fact.reason;
     if (fact.type === 'released') status.associationId = null;
+    if (fact.type === 'back') status.associationId = fact.associationId;
     return { ...state, status };
   }
   const set = (patch: Partial<Status>): AgentState => ({ ...state, status: { ...state.status, ...patch } });
@@ -151,8 +155,11 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
       return { ...state, trail: rest };
     }
     case 'claimed': {
-      const { allocationId, publicIp, associationId } = fact.claimed;
-      return set({ allocationId, publicIp, associationId });
+      const { allocationId, publicIp, associationId, resumed } = fact.claimed;
+      // The listing counted the address free; the claim took it. A resumed one was not free.
+      const { free } = state.status.pool;
+      const pool = !resumed && free !== null ? { ...state.status.pool, free: Math.max(0, free - 1) } : state.status.pool;
+      return set({ allocationId, publicIp, associationId, pool });
     }
     case 'error':
       return set({ lastError: fact.message });

@@ -142,9 +142,12 @@ function waiting(ctx: Context, step: Extract<ClaimStep, { do: 'wait' }>, memory:
     const size = memory.listing?.size ?? 0;
     ctx.report({ type: 'exhausted', size });
     ctx.log.warn('pool.exhausted', { pool: ctx.pool, size, free: 0, reason: step.reason, waitMs: step.ms });
-  } else {
+  } else if (step.why === 'foreign-eip') {
     ctx.report({ type: 'foreign', reason: step.reason });
     ctx.log.error('claim.foreign-eip', { pool: ctx.pool, reason: step.reason, waitMs: step.ms });
+  } else {
+    ctx.report({ type: 'held-elsewhere', reason: step.reason });
+    ctx.log.error('claim.held-elsewhere', { pool: ctx.pool, reason: step.reason, waitMs: step.ms });
   }
 }
 

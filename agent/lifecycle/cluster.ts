@@ -80,7 +80,14 @@ class KubeCluster implements Cluster {
         this.claimed = fact.claimed;
         break;
       case 'ready':
+        this.desired = this.claimed ?? null;
+        break;
       case 'back':
+        if (this.claimed && this.claimed.associationId !== fact.associationId) {
+          // Put back by hand under a new association: adopted (G3); the annotation follows it.
+          this.event({ type: 'Normal', reason: 'AddressReadopted', message: `${this.claimed.publicIp} (${this.claimed.allocationId}) is back on this node under ${fact.associationId} (was ${this.claimed.associationId}): adopted, released at the end like any other` });
+          this.claimed = { ...this.claimed, associationId: fact.associationId };
+        }
         this.desired = this.claimed ?? null;
         break;
       case 'lost':
@@ -93,6 +100,9 @@ class KubeCluster implements Cluster {
         break;
       case 'foreign':
         this.event({ type: 'Warning', reason: 'ForeignElasticIP', message: fact.reason });
+        break;
+      case 'held-elsewhere':
+        this.event({ type: 'Warning', reason: 'PoolAddressHeldElsewhere', message: fact.reason });
         break;
     }
   }

@@ -314,7 +314,7 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
   );
   agent.background(checkHopLimit(agent, me, ec2));
   if (check.watch) {
-    agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs }, claimed.publicIp, stop.signal));
+    agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs }, claimed, stop.signal));
   }
 }
 
@@ -353,8 +353,9 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
     return 0;
   }
   const { me, ec2 } = life;
-  // Cut short, the claim may hold an address that reads do not show yet.
-  const held = life.claimed ?? (me && ec2 ? await heldAfterCutShort(agent, ec2, me.target) : undefined);
+  // Cut short, the claim may hold an address that reads do not show yet. Claimed, it is held
+  // under the association /status shows: one put back by hand was adopted meanwhile (G3).
+  const held = life.claimed ? { ...life.claimed, associationId: agent.store.status().associationId ?? life.claimed.associationId } : me && ec2 ? await heldAfterCutShort(agent, ec2, me.target) : undefined;
   if (!held || !ec2 || !me) {
     // No address: nothing for the next node to wait for, so no drain wait either.
     log.info('release.skipped', { reason: 'no pool address held' });

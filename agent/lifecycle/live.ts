@@ -1,11 +1,12 @@
 // G4: the address counts only once it is seen live on this node. Which check looks is
 // chosen once, in the wiring (cli/wiring.ts), from --live-check.
 import type { Claimed } from '../core/claim-decision.js';
+import { describeWhere, whereIs } from '../core/ours.js';
 import { isOn } from '../core/pool.js';
 import { errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EC2_READ_RETRY } from '../shared/pacing.js';
-import type { EgressProbe, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
+import type { AddressView, EgressProbe, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
 import { retrying } from '../shared/retry.js';
 import type { Timing } from '../shared/time.js';
 import type { Report } from './state.js';
@@ -104,37 +105,83 @@ export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSi
 const WATCH_MS = 2000;
 const LOST_AFTER = 2;
 
-/** Keeps /readyz truthful once ready: `lost` while the address is not live, `back` when it is again. */
-export async function watchLive(deps: LiveDeps, publicIp: string, signal: AbortSignal): Promise<void> {
+/**
+ * Keeps /readyz truthful once ready: `lost` while the address is not live (the reason says
+ * where EC2 shows it), `back` when it is live again — under the association id EC2 then shows
+ * on our interface and private IP, which may be a new one put back by hand: ours all the
+ * same (G3), adopted and released at the end like any other.
+ */
+export async function watchLive(deps: LiveDeps, claimed: Claimed, signal: AbortSignal): Promise<void> {
   const { check, report, log, timing } = deps;
+  const { publicIp } = claimed;
+  let associationId = claimed.associationId;
   let misses = 0;
   let lost = false;
+  // While lost, EC2 is read to say where the address is (every EXPLAIN_EVERY_MS), and when
+  // IMDS shows it again, to learn its association; a read lagging IMDS is read again later,
+  // the gap doubling.
+  let explainAt = 0;
+  let confirmAt = 0;
+  let confirmGap = 0;
+  const where = async (): Promise<AddressView | undefined | Error> => {
+    try {
+      return await retrying(() => deps.ec2.describeAllocation(claimed.allocationId), { policy: EC2_READ_RETRY, timing, signal });
+    } catch (error) {
+      if (signal.aborted || !isAgentError(error)) throw error;
+      return error;
+    }
+  };
+  const shows = (seen: AddressView | undefined | Error) => (seen instanceof Error ? `EC2 cannot say where it is: ${errorMessage(seen)}` : describeWhere(seen, deps.target));
   while (!signal.aborted) {
     try {
       await timing.sleep(deps.intervalMs ?? WATCH_MS, signal);
+      let live: boolean;
+      try {
+        live = await check.probe(publicIp, signal);
+      } catch (error) {
+        if (signal.aborted || !isAgentError(error)) throw error;
+        continue; // no verdict from a failed look
+      }
+      if (live) {
+        misses = 0;
+        if (!lost || timing.clock.now() < confirmAt) continue;
+        // Live here again: under which association? EC2 says (reads may lag it by seconds).
+        const seen = await where();
+        if (seen instanceof Error || !seen || whereIs(seen, deps.target) !== 'ours') {
+          confirmGap = Math.min(EXPLAIN_EVERY_MS, Math.max(confirmGap * 2, WATCH_MS));
+          confirmAt = timing.clock.now() + confirmGap;
+          continue;
+        }
+        lost = false;
+        if (seen.associationId !== associationId) {
+          log.info('address.readopted', { allocationId: claimed.allocationId, publicIp, associationId: seen.associationId, previousAssociationId: associationId, when: 'running' });
+          associationId = seen.associationId!;
+        } else {
+          log.info('address.back', { publicIp, associationId });
+        }
+        report({ type: 'back', associationId });
+      } else if (++misses === LOST_AFTER && !lost) {
+        lost = true;
+        const seen = await where();
+        const reason = `${publicIp} is no longer live on this interface (${check.describe}); ${shows(seen)}`;
+        report({ type: 'lost', reason });
+        log.warn('address.lost', { publicIp, check: check.describe, ...seenFields(seen) });
+        explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
+        confirmAt = 0;
+        confirmGap = 0;
+      } else if (lost && timing.clock.now() >= explainAt) {
+        // Still lost: where is it now? (moved on, put on another private IP of ours, …)
+        report({ type: 'verifying', reason: `${publicIp} is no longer live on this interface (${check.describe}); ${shows(await where())}` });
+        explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
+      }
     } catch (error) {
       if (signal.aborted) return;
       throw error;
     }
-    let live: boolean;
-    try {
-      live = await check.probe(publicIp, signal);
-    } catch (error) {
-      if (signal.aborted) return;
-      if (!isAgentError(error)) throw error;
-      continue; // no verdict from a failed look
-    }
-    if (live) {
-      misses = 0;
-      if (lost) {
-        lost = false;
-        report({ type: 'back' });
-        log.info('address.back', { publicIp });
-      }
-    } else if (++misses === LOST_AFTER && !lost) {
-      lost = true;
-      report({ type: 'lost', reason: `${publicIp} is no longer live on this interface (${check.describe}); was it disassociated by hand?` });
-      log.warn('address.lost', { publicIp, check: check.describe });
-    }
   }
+}
+
+function seenFields(seen: AddressView | undefined | Error): Record<string, unknown> {
+  if (seen instanceof Error) return { error: errorMessage(seen) };
+  return { seenAssociationId: seen?.associationId, seenInstanceId: seen?.instanceId, seenInterface: seen?.networkInterfaceId, seenPrivateIp: seen?.privateIp };
 }

@@ -85,31 +85,40 @@ export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Targ
       signal,
       onRetry: (error, attempt, delayMs) => log.warn('retry', { action: 'release', attempt, delayMs, error: errorMessage(error) }),
     });
-  let memory = initialRelease();
+  let memory = initialRelease(held);
+  let adopted = false;
   for (;;) {
     const step = nextReleaseStep(memory);
     switch (step.do) {
-      case 'done':
-        if (step.outcome === 'not-ours') log.warn('release.skipped', { ...held, outcome: step.outcome });
-        else if (step.outcome === 'still-associated') log.error('release.skipped', { ...held, outcome: step.outcome });
-        else log.info('released', { ...held, ...(step.outcome === 'already-gone' ? { note: 'association already gone' } : {}) });
+      case 'done': {
+        const fields = { ...held, associationId: memory.associationId };
+        if (step.outcome === 'not-ours') log.warn('release.skipped', { ...fields, outcome: step.outcome, seen: memory.where });
+        else if (step.outcome === 'still-associated') log.error('release.skipped', { ...fields, outcome: step.outcome });
+        else log.info('released', { ...fields, ...(step.outcome === 'already-gone' ? { note: 'association already gone' } : {}) });
         return step.outcome;
+      }
       case 'wait':
         await timing.sleep(step.ms, signal);
-        memory = observeRelease(memory, { of: 'waited' }, held, target);
+        memory = observeRelease(memory, { of: 'waited' }, target);
         break;
       case 'read': {
         const seen = await call(() => ec2.describeAllocation(held.allocationId));
-        memory = observeRelease(memory, { of: 'read', seen }, held, target);
+        memory = observeRelease(memory, { of: 'read', seen }, target);
         break;
       }
       case 'disassociate': {
+        if (step.associationId !== held.associationId && !adopted) {
+          // Put back on our interface and private IP by hand, unnoticed while running (or with
+          // a live check that does not watch): ours all the same (G3).
+          adopted = true;
+          log.info('address.readopted', { allocationId: held.allocationId, publicIp: held.publicIp, associationId: step.associationId, previousAssociationId: held.associationId, when: 'release' });
+        }
         // By association id: a compare-and-swap (G2). "Not found" means it is gone.
-        const gone = await call(() => ec2.disassociate(held.associationId)).then(
+        const gone = await call(() => ec2.disassociate(step.associationId)).then(
           () => false,
           (error: unknown) => (isAgentError(error, 'not-found') ? true : Promise.reject(error)),
         );
-        memory = observeRelease(memory, { of: 'disassociated', gone }, held, target);
+        memory = observeRelease(memory, { of: 'disassociated', gone }, target);
         break;
       }
     }

@@ -36,10 +36,9 @@ export class AgentStore {
     }
     if (fact.type === 'attempt') this.metrics.claimAttempts += 1;
     if (fact.type === 'conflict') this.metrics.conflicts += 1;
-    if (fact.type === 'pool') {
-      this.metrics.poolSize = fact.size;
-      this.metrics.poolFree = fact.free;
-    }
+    const { size, free } = after.status.pool;
+    if (size !== null) this.metrics.poolSize = size;
+    if (free !== null) this.metrics.poolFree = free;
   }
 
   get phase(): Status['phase'] {

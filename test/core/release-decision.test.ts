@@ -9,10 +9,14 @@ const held = { allocationId: 'eipalloc-1', associationId: 'eipassoc-ours', publi
 const base: AddressView = { allocationId: 'eipalloc-1', publicIp: '198.51.100.1', tags: { color: 'orange' } };
 const ours: AddressView = { ...base, associationId: 'eipassoc-ours', networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp };
 const theirs: AddressView = { ...base, associationId: 'eipassoc-theirs', networkInterfaceId: 'eni-0other', privateIp: '10.0.9.9' };
+/** moved away and put back on our interface and private IP by hand: a new association id */
+const putBack: AddressView = { ...ours, associationId: 'eipassoc-back' };
+/** put back on another private IP of our interface */
+const otherIp: AddressView = { ...ours, associationId: 'eipassoc-other-ip', privateIp: '10.0.0.6' };
 
 /** The steps taken for a sequence of what reads and disassociations answer. */
 function run(answers: ReleaseObservation[]): ReleaseStep[] {
-  let memory = initialRelease();
+  let memory = initialRelease(held);
   const steps: ReleaseStep[] = [];
   for (;;) {
     const step = nextReleaseStep(memory);
@@ -20,19 +24,36 @@ function run(answers: ReleaseObservation[]): ReleaseStep[] {
     if (step.do === 'done') return steps;
     const next: ReleaseObservation | undefined = step.do === 'wait' ? { of: 'waited' } : answers.shift();
     if (!next) throw new Error(`no answer left for ${step.do}`);
-    memory = observeRelease(memory, next, held, target);
+    memory = observeRelease(memory, next, target);
   }
 }
 const read = (seen: AddressView | undefined): ReleaseObservation => ({ of: 'read', seen });
 const asked = (gone = false): ReleaseObservation => ({ of: 'disassociated', gone });
 const shape = (steps: ReleaseStep[]) => steps.map((s) => (s.do === 'done' ? `done:${s.outcome}` : s.do)).join(' ');
 
-test('standing: ours only with our association id on our interface (G2)', () => {
-  assert.equal(standing(ours, held, target), 'ours');
-  assert.equal(standing(theirs, held, target), 'elsewhere');
-  assert.equal(standing({ ...ours, privateIp: '10.0.0.6' }, held, target), 'elsewhere');
-  assert.equal(standing(base, held, target), 'free');
-  assert.equal(standing(undefined, held, target), 'free');
+test('standing: ours on our interface and private IP, under any association id (G2, G3)', () => {
+  const cases: [string, AddressView | undefined, string][] = [
+    ['the association the node made', ours, 'ours'],
+    ['put back by hand under a new association id', putBack, 'ours'],
+    ['another instance', theirs, 'elsewhere'],
+    ['another private IP of our interface', otherIp, 'elsewhere'],
+    ['another interface of our instance', { ...ours, networkInterfaceId: 'eni-0second', instanceId: target.instanceId }, 'elsewhere'],
+    ['not associated', base, 'free'],
+    ['the allocation is gone', undefined, 'free'],
+  ];
+  for (const [name, seen, expected] of cases) assert.equal(standing(seen, target), expected, name);
+});
+
+test('what is disassociated: the association last seen on our target, else the one the node holds', () => {
+  const ids = (answers: ReleaseObservation[]) => run(answers).flatMap((s) => (s.do === 'disassociate' ? [s.associationId] : []));
+  const cases: [string, ReleaseObservation[], string[]][] = [
+    ['ours', [read(ours), asked(), read(base)], ['eipassoc-ours']],
+    ['put back under a new id: adopted (G3), never the stale id', [read(putBack), asked(), read(base)], ['eipassoc-back']],
+    ['a lagging read shows ours, then the new id', [read(theirs), read(putBack), asked(), read(base)], ['eipassoc-back']],
+    ['reads keep showing it free: ours by the id the node holds', [read(base), read(base), read(base), read(base), asked(true)], ['eipassoc-ours']],
+    ['put back again after our disassociation: its new id, asked again', [read(ours), asked(), read(putBack), asked(), read(base)], ['eipassoc-ours', 'eipassoc-back']],
+  ];
+  for (const [name, answers, expected] of cases) assert.deepEqual(ids([...answers]), expected, name);
 });
 
 test('release sequences', () => {
@@ -44,6 +65,8 @@ test('release sequences', () => {
     ['reads keep showing it free: ask by our association id (a compare-and-swap)', [read(base), read(base), read(base), read(base), asked(true)], 'read wait read wait read wait read disassociate done:already-gone'],
     ['an empty 200 that did nothing: ask again while it stands', [read(ours), asked(), read(ours), asked(), read(base)], 'read disassociate read wait disassociate read done:released'],
     ['never goes: reported', [read(ours), asked(), read(ours), asked(), read(ours), asked(), read(ours), asked(), read(ours)], 'read disassociate read wait disassociate read wait disassociate read wait disassociate read done:still-associated'],
+    ['put back by hand under a new association id: released like any other (G3)', [read(putBack), asked(), read(base)], 'read disassociate read done:released'],
+    ['put back on another private IP of ours: not ours (G3), never disassociated', [read(otherIp), read(otherIp), read(otherIp), read(otherIp)], 'read wait read wait read wait read done:not-ours'],
     ['a repeat answered NotFound after a first that did apply', [read(ours), asked(), read(ours), asked(true)], 'read disassociate read wait disassociate done:released'],
   ];
   for (const [name, answers, expected] of cases) assert.equal(shape(run([...answers])), expected, name);

@@ -17,7 +17,7 @@ test('phase moves: each fact applies in its phases, and is late news elsewhere',
     ['claiming', { type: 'verifying', reason: 'x' }, 'verifying'],
     ['verifying', { type: 'ready' }, 'ready'],
     ['ready', { type: 'lost', reason: 'gone' }, 'verifying'],
-    ['verifying', { type: 'back' }, 'ready'],
+    ['verifying', { type: 'back', associationId: 'eipassoc-1' }, 'ready'],
     ['verifying', { type: 'claiming', reason: 'claim again' }, 'claiming'],
     ['ready', { type: 'draining', reason: 'x' }, 'draining'],
     ['draining', { type: 'releasing', reason: 'x' }, 'releasing'],
@@ -26,7 +26,7 @@ test('phase moves: each fact applies in its phases, and is late news elsewhere',
     ['claiming', { type: 'failed', reason: 'boom' }, 'failed'],
     // Late news: a live watch that finishes its look after the end began changes nothing.
     ['draining', { type: 'lost', reason: 'x' }, 'draining'],
-    ['draining', { type: 'back' }, 'draining'],
+    ['draining', { type: 'back', associationId: 'eipassoc-2' }, 'draining'],
     ['releasing', { type: 'ready' }, 'releasing'],
     ['ready', { type: 'verifying', reason: 'x' }, 'ready'],
     ['released', { type: 'failed', reason: 'x' }, 'released'],
@@ -56,7 +56,7 @@ test('facts that fill in the status, and the trail a release cut short reads', (
   apply({ type: 'verifying', reason: 'live?' });
   apply({ type: 'ready' });
   assert.equal(s.status.instanceId, 'i-1');
-  assert.deepEqual(s.status.pool, { tagKey: 'color', tagValue: 'orange', size: 4, free: 1 });
+  assert.deepEqual(s.status.pool, { tagKey: 'color', tagValue: 'orange', size: 4, free: 0 }, 'the claim took the one free address');
   assert.deepEqual([s.status.attempts, s.status.conflicts], [1, 1]);
   assert.equal(s.status.publicIp, '198.51.100.1');
   assert.equal(s.status.readySince, '2026-01-01T00:00:00.000Z');
@@ -69,4 +69,39 @@ test('facts that fill in the status, and the trail a release cut short reads', (
   apply({ type: 'released', reason: 'released' });
   assert.equal(s.status.associationId, null, 'released: no association any more');
   assert.equal(applyFact(s, { type: 'failed', reason: 'late' }, 0).status.lastError, null);
+});
+
+test('the pool as the claim leaves it: a new association takes one free address, a resumed one none', () => {
+  const cases: [string, number | null, boolean, number | null][] = [
+    ['claimed from a listing with 3 free', 3, false, 2],
+    ['resumed: the listing showed it held already', 3, true, 3],
+    ['claimed a last address', 1, false, 0],
+    ['never below zero (a listing that lagged)', 0, false, 0],
+    ['no listing yet (the trail of a cut-short claim)', null, false, null],
+  ];
+  for (const [name, free, resumed, expected] of cases) {
+    let s = initialState(pool, '1.0.0');
+    if (free !== null) s = applyFact(s, { type: 'pool', size: 3, free }, 0);
+    s = applyFact(s, { type: 'claimed', claimed: { ...claimed, resumed } }, 0);
+    assert.equal(s.status.pool.free, expected, name);
+    assert.equal(s.status.pool.size, free === null ? null : 3, name);
+  }
+});
+
+test('one rule for ours while running: lost, then back under a new association id, is adopted (G3)', () => {
+  let s = at('verifying');
+  const apply = (fact: Fact) => (s = applyFact(s, fact, 0));
+  apply({ type: 'claimed', claimed });
+  apply({ type: 'ready' });
+  apply({ type: 'lost', reason: 'EC2 shows it on i-2 eni-2 10.0.0.9' });
+  assert.deepEqual([s.status.phase, s.status.reason, s.status.associationId], ['verifying', 'EC2 shows it on i-2 eni-2 10.0.0.9', 'eipassoc-1']);
+  // While lost, a look at EC2 updates where it is (put back on another private IP of ours: still not ready).
+  apply({ type: 'verifying', reason: 'EC2 shows it on another private IP of this interface (10.0.0.6)' });
+  assert.deepEqual([s.status.phase, s.status.reason], ['verifying', 'EC2 shows it on another private IP of this interface (10.0.0.6)']);
+  apply({ type: 'back', associationId: 'eipassoc-back' });
+  assert.deepEqual([s.status.phase, s.status.associationId, s.status.allocationId, s.status.publicIp], ['ready', 'eipassoc-back', 'eipalloc-1', '198.51.100.1']);
+  // The end takes it from here: late news of a back does not change what is released.
+  apply({ type: 'draining', reason: 'pods' });
+  apply({ type: 'back', associationId: 'eipassoc-late' });
+  assert.equal(s.status.associationId, 'eipassoc-back');
 });

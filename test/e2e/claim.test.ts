@@ -45,7 +45,7 @@ describe('claim', () => {
       assert.equal(status.instanceId, node.instance.instanceId);
       assert.equal(status.publicIp, held.publicIp);
       assert.equal(status.associationId, held.association!.associationId);
-      assert.deepEqual(status.pool, { tagKey: 'color', tagValue: 'orange', size: 3, free: 3 });
+      assert.deepEqual(status.pool, { tagKey: 'color', tagValue: 'orange', size: 3, free: 2 }, 'the claim took one of the 3 free addresses');
       assert.equal(status.attempts, 1);
       const metrics = (await get('/metrics')).body;
       assert.match(metrics, /eip_agent_ec2_calls_total\{action="AssociateAddress",outcome="ok"\} 1/);
@@ -77,9 +77,11 @@ describe('claim', () => {
       assert.equal(lost.level, 'warn');
       const readyz = await get('/readyz');
       assert.equal(readyz.status, 503);
-      assert.match(readyz.json().reason, /is no longer live on this interface/);
-      sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! });
-      await agent.waitFor('address.back');
+      assert.match(readyz.json().reason, /is no longer live on this interface \(IMDS\); EC2 shows it not associated/);
+      const back = sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]! });
+      // Associated again: a new association id, adopted (G3) and named for what it is.
+      const adopted = await agent.waitFor('address.readopted');
+      assert.equal(adopted['associationId'], back.associationId);
       assert.equal((await get('/readyz')).status, 200);
     } finally {
       await agent.stop('SIGKILL');

@@ -66,7 +66,7 @@ describe('the cluster sees the address', () => {
     }
   });
 
-  test('an address taken away behind the agent: label removed (address.lost), restored when it is back', async () => {
+  test('an address taken away behind the agent: label removed (address.lost), restored when it is back (address.readopted, AddressReadopted)', async () => {
     sim.world.addPool(1, POOL);
     const node = await sim.addNode({ register: true });
     const { agent } = await startAgent(sim, node, FAST);
@@ -78,9 +78,11 @@ describe('the cluster sees the address', () => {
       await agent.waitFor('address.lost', undefined, 15_000);
       await until(() => labels(sim, node)[LABEL] === undefined, 15_000, 'the label removed');
       const eni = node.instance.enis[0]!;
-      sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, allowReassociation: false });
-      await agent.waitFor('address.back', undefined, 15_000);
+      const back = sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, allowReassociation: false });
+      await agent.waitFor('address.readopted', undefined, 15_000);
       await until(() => labels(sim, node)[LABEL] === ready['publicIp'], 15_000, 'the label back');
+      await until(() => annotations(sim, node)['eip-agent.io/association-id'] === back.associationId, 15_000, 'the annotation names the new association');
+      await until(() => reasons(sim, node).includes('AddressReadopted'), 15_000, 'the AddressReadopted event');
     } finally {
       await agent.stop('SIGKILL');
     }
