@@ -28,6 +28,8 @@ function options(y: Argv, command: CommandName): Argv {
       describe: `${spec.describe} [env ${envName(name)}]`,
       ...(spec.default !== undefined ? { defaultDescription: JSON.stringify(spec.default) } : {}),
     });
+    // --help labels it [number]; parsing keeps the text (a key also declared a string stays one).
+    if (spec.type === 'number') y.number(name);
   }
   return y;
 }

@@ -51,6 +51,14 @@ describe('bad input', () => {
     assert.equal(result.code, 0);
     assert.match(result.stdout, /--drain-timeout .*\[env EIP_AGENT_DRAIN_TIMEOUT\].*\[default: 300\]/s);
     assert.match(result.stdout, /--health-listen/);
+    // Number flags say so; their text still reaches the one validation (G6, the case above).
+    for (const flag of ['device-index', 'claim-timeout', 'relist-interval', 'drain-timeout', 'gate-timeout']) {
+      assert.match(result.stdout, new RegExp(`--${flag} .*?\\[number\\]`, 's'), flag);
+    }
+    assert.match(result.stdout, /--tag-key .*?\[string\]/s);
+    assert.doesNotMatch(result.stdout, /--drain-timeout[^\n]*\n?[^-]*\[string\]/);
+    const wait = await runToEnd(['wait', '--help'], {});
+    assert.match(wait.stdout, /--timeout .*?\[number\]/s);
   });
 
   test('wait: exit 1 when no daemon answers before the timeout', async () => {

@@ -87,9 +87,14 @@ export function statusTable(status: Status): string {
     ['association', status.associationId],
     ['pool', `${status.pool.tagKey}=${status.pool.tagValue ?? '*'} (${status.pool.free ?? '?'} of ${status.pool.size ?? '?'} free)`],
     ['ready since', status.readySince],
+    // The gate: whether kubelet may start, and by which policy (--gate).
+    ['gate', `${status.gate.open ? 'open' : 'closed'} (--gate ${status.gate.policy})`],
+    ['termination', status.termination],
+    ['rebalance', status.rebalanceNotice],
     ['attempts', status.attempts],
     ['conflicts', status.conflicts],
     ['last error', status.lastError],
+    ['version', status.version],
   ];
   return `${rows.map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n')}\n`;
 }
