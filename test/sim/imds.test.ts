@@ -178,7 +178,7 @@ test('every interface is listed with its own facts', async () => {
       const secondary = world.addPrivateIp(third.networkInterfaceId);
       const t = await token(sim);
       const macs = (await meta(sim, 'meta-data/network/interfaces/macs/', t)).body.split('\n');
-      assert.deepEqual(macs, instance.enis.map((e) => `${e.mac}/`));
+      assert.deepEqual(macs, instance.enis.map((e) => `${e.mac}/`).sort(), 'every MAC, in name order');
       assert.equal(macs.length, 3);
       const base = `meta-data/network/interfaces/macs/${third.mac}`;
       assert.equal((await meta(sim, `${base}/device-number`, t)).body, '2');
@@ -264,6 +264,93 @@ test('spot, lifecycle and rebalance notices appear when set', async () => {
     });
   });
 });
+
+// Listings as IMDS gives them (the EC2 User Guide's "Instance metadata categories", and
+// what an instance answers): every key, in name order, directories with a trailing slash.
+test('listings are complete and in name order: the top level, placement/, per-MAC, events/', async () => {
+  await withImds(async ({ sim, instance, world }) => {
+    const t = await token(sim);
+    const eni = instance.enis[0]!;
+    const list = async (path: string) => (await meta(sim, path, t)).body.split('\n');
+    const top = ['ami-id', 'ami-launch-index', 'ami-manifest-path', 'autoscaling/', 'block-device-mapping/', 'events/', 'hostname', 'iam/', 'instance-action', 'instance-id', 'instance-life-cycle', 'instance-type', 'local-hostname', 'local-ipv4', 'mac', 'metrics/', 'network/', 'placement/', 'profile', 'reservation-id', 'security-groups', 'services/'];
+    assert.deepEqual(await list('meta-data/'), top);
+    assert.deepEqual(await list('meta-data/placement/'), ['availability-zone', 'availability-zone-id', 'region']);
+    assert.equal((await meta(sim, 'meta-data/placement/availability-zone-id', t)).body, 'euw1-az1');
+    const perMac = ['device-number', 'interface-id', 'local-hostname', 'local-ipv4s', 'mac', 'owner-id', 'security-group-ids', 'security-groups', 'subnet-id', 'subnet-ipv4-cidr-block', 'vpc-id', 'vpc-ipv4-cidr-block', 'vpc-ipv4-cidr-blocks'];
+    assert.deepEqual(await list(`meta-data/network/interfaces/macs/${eni.mac}/`), perMac);
+    assert.deepEqual(await list('meta-data/events/'), ['maintenance/']);
+    assert.deepEqual(await list('meta-data/events/maintenance/'), ['history', 'scheduled']);
+    assert.deepEqual(await list('meta-data/services/'), ['domain', 'partition']);
+    // With a public IPv4 the per-MAC and top-level listings gain its keys, still in order.
+    const address = world.addAddress({});
+    world.associate({ allocationId: address.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, allowReassociation: false });
+    await until(async () => (await list('meta-data/')).includes('public-ipv4'));
+    assert.deepEqual(await list('meta-data/'), [...top.slice(0, 19), 'public-hostname', 'public-ipv4', ...top.slice(19)]);
+    assert.deepEqual(await list(`meta-data/network/interfaces/macs/${eni.mac}/`), [...perMac.slice(0, 2), 'ipv4-associations/', ...perMac.slice(2, 6), 'public-hostname', 'public-ipv4s', ...perMac.slice(6)]);
+    assert.equal((await meta(sim, 'meta-data/public-hostname', t)).body, `ec2-${address.publicIp.replaceAll('.', '-')}.${instance.region}.compute.amazonaws.com`);
+  });
+});
+
+test('events/maintenance/scheduled and history answer an empty list while nothing is scheduled', async () => {
+  await withImds(async ({ sim }) => {
+    const t = await token(sim);
+    assert.deepEqual(await meta(sim, 'meta-data/events/maintenance/scheduled', t), { status: 200, body: '[]' });
+    assert.deepEqual(await meta(sim, 'meta-data/events/maintenance/history', t), { status: 200, body: '[]' });
+  });
+});
+
+test('instance-life-cycle is always served: on-demand, or spot', async () => {
+  await withImds(async ({ sim }) => {
+    assert.deepEqual(await meta(sim, 'meta-data/instance-life-cycle', await token(sim)), { status: 200, body: 'on-demand' });
+  });
+  await withImds(
+    async ({ sim }) => {
+      assert.deepEqual(await meta(sim, 'meta-data/instance-life-cycle', await token(sim)), { status: 200, body: 'spot' });
+    },
+    { spot: true },
+  );
+});
+
+test('spot/termination-time is served with a terminate notice (the same time), not with stop or hibernate', async () => {
+  await withImds(async ({ sim, instance }) => {
+    const t = await token(sim);
+    assert.equal((await meta(sim, 'meta-data/spot/termination-time', t)).status, 404, 'no notice yet');
+    instance.spotAction = { action: 'stop', time: '2026-11-23T12:00:00Z' };
+    assert.equal((await meta(sim, 'meta-data/spot/termination-time', t)).status, 404, 'a stop notice has no termination time');
+    assert.deepEqual(await meta(sim, 'meta-data/spot/', t), { status: 200, body: 'instance-action' });
+    instance.spotAction = { action: 'terminate', time: '2026-11-23T12:02:00Z' };
+    assert.deepEqual(await meta(sim, 'meta-data/spot/termination-time', t), { status: 200, body: '2026-11-23T12:02:00Z' });
+    assert.deepEqual(await meta(sim, 'meta-data/spot/', t), { status: 200, body: 'instance-action\ntermination-time' });
+    assert.equal((await meta(sim, 'meta-data/instance-life-cycle', t)).body, 'spot');
+  });
+});
+
+test('local-hostname: ip-a-b-c-d.ec2.internal in us-east-1, ip-a-b-c-d.REGION.compute.internal elsewhere', async () => {
+  for (const [region, domain] of [['us-east-1', 'ec2.internal'], ['eu-west-1', 'eu-west-1.compute.internal'], ['ap-southeast-2', 'ap-southeast-2.compute.internal']] as const) {
+    const world = new World({ region });
+    const instance = world.addInstance();
+    const sim = await startImds(world, instance.instanceId);
+    try {
+      const t = await token(sim);
+      const primary = instance.enis[0]!.privateIps[0]!;
+      const name = `ip-${primary.replaceAll('.', '-')}.${domain}`;
+      assert.equal((await meta(sim, 'meta-data/local-hostname', t)).body, name, region);
+      assert.equal((await meta(sim, 'meta-data/hostname', t)).body, name, region);
+      assert.equal((await meta(sim, `meta-data/network/interfaces/macs/${instance.enis[0]!.mac}/local-hostname`, t)).body, name, region);
+      assert.equal((await meta(sim, 'meta-data/placement/availability-zone-id', t)).body, { 'us-east-1': 'use1-az1', 'eu-west-1': 'euw1-az1', 'ap-southeast-2': 'apse2-az1' }[region]);
+    } finally {
+      await sim.close();
+    }
+  }
+});
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 test('faults: failNext, latency, hang and down', async () => {
   await withImds(async ({ sim }) => {

@@ -47,6 +47,11 @@ export interface RoleCredentials {
 }
 
 /** The instance metadata options DescribeInstances reports (and IMDS follows). */
+/** The private DNS name EC2 gives an IP (IP-based naming): us-east-1 alone keeps the old `ec2.internal` domain. */
+export function privateDnsName(region: string, privateIp: string): string {
+  return `ip-${privateIp.replaceAll('.', '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+}
+
 export interface MetadataOptions {
   /** `required`: IMDSv2 only; `optional`: token-less (IMDSv1) GETs are answered too */
   httpTokens: 'required' | 'optional';
@@ -62,6 +67,8 @@ export interface Instance {
   roleName: string;
   credentials: RoleCredentials;
   enis: Eni[];
+  /** IMDS instance-life-cycle: how the instance was bought */
+  lifeCycle: 'on-demand' | 'spot';
   spotAction?: { action: 'terminate' | 'stop' | 'hibernate'; time: string };
   /** Auto Scaling target lifecycle state; undefined for an instance outside any group (IMDS 404) */
   lifecycleState?: string;
@@ -73,6 +80,8 @@ export interface InstanceOptions {
   interfaces?: number;
   autoPublicIp?: boolean;
   hostname?: string;
+  /** a Spot Instance (IMDS instance-life-cycle `spot`); default on-demand */
+  spot?: boolean;
   /** false: a standalone instance, not an Auto Scaling member (default true: `InService`) */
   asg?: boolean;
   metadataOptions?: Partial<MetadataOptions>;
@@ -181,7 +190,8 @@ export class World {
       instanceId,
       region: this.region,
       availabilityZone: `${this.region}a`,
-      hostname: options.hostname ?? `ip-${primaryIp.replaceAll('.', '-')}.${this.region}.compute.internal`,
+      hostname: options.hostname ?? privateDnsName(this.region, primaryIp),
+      lifeCycle: options.spot ? 'spot' : 'on-demand',
       roleName: 'eks-node-role',
       credentials: this.newCredentials(),
       enis,
