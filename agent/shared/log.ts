@@ -1,54 +1,54 @@
 // Logs are events: one JSON object a line, a stable `event` name and its facts. The set of
-// event names is closed (LogEvent) so that operators can alert on them.
+// event names is closed (LOG_EVENTS; README's "Log events" names each) so that operators can alert on them.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
 
-export type LogEvent =
-  | 'config'
-  | 'phase'
-  | 'identity'
-  | 'pool.listed'
-  | 'pool.exhausted'
-  | 'claim.attempt'
-  | 'claim.conflict'
-  | 'claim.vanished'
-  | 'claim.associated'
-  | 'claim.resumed'
-  | 'claim.uncertain'
-  | 'claim.foreign-eip'
-  | 'claim.held-elsewhere'
-  | 'claim.retry'
-  | 'claim.wait'
-  | 'verify.waiting'
-  | 'live.waiting'
-  | 'ready'
-  | 'address.lost'
-  | 'address.back'
-  | 'address.readopted'
-  | 'health.listening'
-  | 'health.exposed'
-  | 'notify.sent'
-  | 'termination'
-  | 'rebalance'
-  | 'restart.keep'
-  | 'drain.waiting'
-  | 'drain.skipped'
-  | 'drain.done'
-  | 'drain.timeout'
-  | 'release.start'
-  | 'release.skipped'
-  | 'released'
-  | 'monitor.error'
-  | 'cluster.node'
-  | 'cluster.labelled'
-  | 'cluster.unlabelled'
-  | 'cluster.unreachable'
-  | 'gate.open'
-  | 'imds.hop-limit'
-  | 'release.refused'
-  | 'retry'
-  | 'fatal';
+export const LOG_EVENTS = [
+  'config',
+  'phase',
+  'identity',
+  'pool.listed',
+  'pool.exhausted',
+  'claim.attempt',
+  'claim.conflict',
+  'claim.vanished',
+  'claim.associated',
+  'claim.resumed',
+  'claim.uncertain',
+  'claim.foreign-eip',
+  'claim.held-elsewhere',
+  'claim.wait',
+  'live.waiting',
+  'ready',
+  'address.lost',
+  'address.back',
+  'address.readopted',
+  'health.listening',
+  'health.exposed',
+  'notify.sent',
+  'termination',
+  'rebalance',
+  'restart.keep',
+  'drain.waiting',
+  'drain.skipped',
+  'drain.done',
+  'drain.timeout',
+  'release.start',
+  'release.skipped',
+  'released',
+  'monitor.error',
+  'cluster.node',
+  'cluster.labelled',
+  'cluster.unlabelled',
+  'cluster.unreachable',
+  'gate.open',
+  'imds.hop-limit',
+  'release.refused',
+  'retry',
+] as const;
+
+export type LogEvent = (typeof LOG_EVENTS)[number];
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
