@@ -376,14 +376,36 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
     await agent.cluster.withdraw(AbortSignal.any([budget.signal, deadline(timing, CLUSTER_BUDGET_MS, budget.signal, () => new Error('unlabel took too long')).signal]));
     report({ type: 'releasing', reason: `disassociating ${held.publicIp}` });
     log.info('release.start', { ...held, drain });
-    const outcome = await releaseAddress({ ec2, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) }, held, me.target, budget.signal);
+    const releaseDeps = { ec2, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) };
+    let given = held;
+    let outcome = await releaseAddress(releaseDeps, held, me.target, budget.signal);
+    if (outcome === 'not-ours') {
+      // Ours is whatever pool address sits on our interface and private IP (G3): another one
+      // put there by hand while ours was away is what a restarted agent would resume — and release.
+      const other = await poolAddressOnTarget(agent, ec2, me.target, budget.signal);
+      if (other && other.allocationId !== held.allocationId) {
+        log.info('address.readopted', { ...other, previousAllocationId: held.allocationId, previousAssociationId: held.associationId, when: 'release' });
+        given = other;
+        outcome = await releaseAddress(releaseDeps, other, me.target, budget.signal);
+      }
+    }
     report({ type: 'released', reason: outcome });
-    agent.cluster.event({ type: 'Normal', reason: 'AddressReleased', message: `${held.publicIp} (${held.allocationId}) ${outcome} after the drain (${drain})` });
+    agent.cluster.event({ type: 'Normal', reason: 'AddressReleased', message: `${given.publicIp} (${given.allocationId}) ${outcome} after the drain (${drain})` });
     await agent.cluster.flush(deadline(timing, CLUSTER_BUDGET_MS, budget.signal, () => new Error('events took too long')).signal);
     return 0;
   } finally {
     budget.cancel();
   }
+}
+
+/** The pool address on our interface and private IP now, by one listing; undefined when none (or the listing fails). */
+async function poolAddressOnTarget(agent: Agent, ec2: Ec2Port, target: Target, signal: AbortSignal): Promise<Held | undefined> {
+  const { deps } = agent;
+  const listing = await retrying(() => ec2.listPool(deps.config.pool), { policy: deps.reads ?? EC2_READ_RETRY, timing: deps.timing, signal }).catch((error: unknown) =>
+    isAgentError(error) || signal.aborted ? undefined : Promise.reject(error),
+  );
+  const held = listing && viewPool(listing, deps.config.pool, target).held;
+  return held && { allocationId: held.allocationId, associationId: held.associationId!, publicIp: held.publicIp };
 }
 
 /** The claim was cut short: an association may have landed without our knowing its id. */

@@ -59,6 +59,33 @@ describe('ours', () => {
     }
   });
 
+  test('another pool address put on our interface and private IP while ours was away: released at the end, ours left where it is', async () => {
+    const [, spare] = sim.world.addPool(2, POOL);
+    const node = await sim.addNode();
+    const other = await sim.addNode();
+    const { agent } = await startAgent(sim, node);
+    try {
+      const ready = await agent.waitFor('ready');
+      const first = sim.world.addresses.get(String(ready['allocationId']))!;
+      const second = first.allocationId === spare!.allocationId ? [...sim.world.addresses.values()].find((a) => a !== first && a.tags['color'] === 'orange' && !a.association)! : spare!;
+      sim.world.associate({ allocationId: first.allocationId, ...target(other), allowReassociation: true });
+      await agent.waitFor('address.lost');
+      const put = sim.world.associate({ allocationId: second.allocationId, ...target(node), allowReassociation: false });
+
+      agent.proc.kill('SIGTERM');
+      const adopted = await agent.waitFor('address.readopted');
+      assert.deepEqual([adopted['allocationId'], adopted['associationId'], adopted['previousAllocationId'], adopted['when']], [second.allocationId, put.associationId, first.allocationId, 'release']);
+      await agent.waitFor('released');
+      assert.equal((await agent.exited).code, 0);
+      const disassociations = sim.ec2.calls.filter((c) => c.action === 'DisassociateAddress' && c.caller === node.instance.instanceId);
+      assert.deepEqual(disassociations.map((c) => c.params['AssociationId']), [put.associationId]);
+      assert.equal(sim.world.addresses.get(second.allocationId)?.association, undefined, 'the one on our target is free for the next node');
+      assert.equal(sim.world.addresses.get(first.allocationId)?.association?.networkInterfaceId, target(other).networkInterfaceId, 'G2: the one moved away stays where the operator put it');
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
   test('put back on another private IP of this interface: not ours (503 naming where it is), kept at SIGTERM', async () => {
     sim.world.addPool(1, POOL);
     const node = await sim.addNode();
