@@ -314,7 +314,7 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
   );
   agent.background(checkHopLimit(agent, me, ec2));
   if (check.watch) {
-    agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs }, claimed, stop.signal));
+    agent.background(watchLive({ check, ec2, target: me.target, report, log, timing, intervalMs: deps.intervals?.watchMs, pool: deps.config.pool }, claimed, stop.signal));
   }
 }
 
@@ -355,7 +355,7 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
   const { me, ec2 } = life;
   // Cut short, the claim may hold an address that reads do not show yet. Claimed, it is held
   // under the association /status shows: one put back by hand was adopted meanwhile (G3).
-  const held = life.claimed ? { ...life.claimed, associationId: agent.store.status().associationId ?? life.claimed.associationId } : me && ec2 ? await heldAfterCutShort(agent, ec2, me.target) : undefined;
+  const held = life.claimed ? heldNow(agent.store.status(), life.claimed) : me && ec2 ? await heldAfterCutShort(agent, ec2, me.target) : undefined;
   if (!held || !ec2 || !me) {
     // No address: nothing for the next node to wait for, so no drain wait either.
     log.info('release.skipped', { reason: 'no pool address held' });
@@ -396,6 +396,12 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
   } finally {
     budget.cancel();
   }
+}
+
+/** What the node holds as /status shows it: the live watch adopts what is put back on our target (G3). */
+function heldNow(status: Status, claimed: Claimed): Held {
+  const { allocationId, publicIp, associationId } = status;
+  return allocationId && publicIp && associationId ? { allocationId, publicIp, associationId } : claimed;
 }
 
 /** The pool address on our interface and private IP now, by one listing; undefined when none (or the listing fails). */

@@ -2,11 +2,11 @@
 // chosen once, in the wiring (cli/wiring.ts), from --live-check.
 import type { Claimed } from '../core/claim-decision.js';
 import { describeWhere, whereIs } from '../core/ours.js';
-import { isOn } from '../core/pool.js';
+import { isOn, viewPool } from '../core/pool.js';
 import { errorMessage, isAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EC2_READ_RETRY } from '../shared/pacing.js';
-import type { AddressView, EgressProbe, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
+import type { AddressView, EgressProbe, Ec2Port, ImdsPort, PoolSelector, Target } from '../shared/ports.js';
 import { retrying } from '../shared/retry.js';
 import type { Timing } from '../shared/time.js';
 import type { Report } from './state.js';
@@ -57,6 +57,8 @@ export interface LiveDeps {
   timing: Timing;
   /** poll interval; tests shorten it */
   intervalMs?: number;
+  /** the pool: the watch lists it while the address is lost, to find any pool address on our target (G3) */
+  pool?: PoolSelector;
 }
 
 // IMDS shows a new association within seconds: past this, read the allocation to find out
@@ -108,13 +110,13 @@ const LOST_AFTER = 2;
 /**
  * Keeps /readyz truthful once ready: `lost` while the address is not live (the reason says
  * where EC2 shows it), `back` when it is live again — under the association id EC2 then shows
- * on our interface and private IP, which may be a new one put back by hand: ours all the
- * same (G3), adopted and released at the end like any other.
+ * on our interface and private IP, which may be a new one put back by hand. One rule for
+ * "ours" (G3): that association is adopted, and so is another pool address put on our
+ * interface and private IP while ours was away (`deps.pool` given); the end releases it.
  */
 export async function watchLive(deps: LiveDeps, claimed: Claimed, signal: AbortSignal): Promise<void> {
   const { check, report, log, timing } = deps;
-  const { publicIp } = claimed;
-  let associationId = claimed.associationId;
+  let held: Claimed = claimed;
   let misses = 0;
   let lost = false;
   // While lost, EC2 is read to say where the address is (every EXPLAIN_EVERY_MS), and when
@@ -123,21 +125,39 @@ export async function watchLive(deps: LiveDeps, claimed: Claimed, signal: AbortS
   let explainAt = 0;
   let confirmAt = 0;
   let confirmGap = 0;
-  const where = async (): Promise<AddressView | undefined | Error> => {
+  /** Where EC2 shows our address, and (with the pool) which pool address is on our target. */
+  const look = async (): Promise<{ seen: AddressView | undefined; onTarget: AddressView | undefined } | Error> => {
     try {
-      return await retrying(() => deps.ec2.describeAllocation(claimed.allocationId), { policy: EC2_READ_RETRY, timing, signal });
+      if (!deps.pool) {
+        const seen = await retrying(() => deps.ec2.describeAllocation(held.allocationId), { policy: EC2_READ_RETRY, timing, signal });
+        return { seen, onTarget: seen && whereIs(seen, deps.target) === 'ours' ? seen : undefined };
+      }
+      const pool = deps.pool;
+      const listing = await retrying(() => deps.ec2.listPool(pool), { policy: EC2_READ_RETRY, timing, signal });
+      return { seen: listing.find((a) => a.allocationId === held.allocationId), onTarget: viewPool(listing, pool, deps.target).held };
     } catch (error) {
       if (signal.aborted || !isAgentError(error)) throw error;
       return error;
     }
   };
-  const shows = (seen: AddressView | undefined | Error) => (seen instanceof Error ? `EC2 cannot say where it is: ${errorMessage(seen)}` : describeWhere(seen, deps.target));
+  const shows = (looked: Awaited<ReturnType<typeof look>>) => (looked instanceof Error ? `EC2 cannot say where it is: ${errorMessage(looked)}` : describeWhere(looked.seen, deps.target));
+  const lostReason = (looked: Awaited<ReturnType<typeof look>>) => `${held.publicIp} is no longer live on this interface (${check.describe}); ${shows(looked)}`;
+  /** Another pool address on our target while ours is away: ours now (G3). Watch it instead. */
+  const adoptOther = (looked: Awaited<ReturnType<typeof look>>): boolean => {
+    if (looked instanceof Error || !looked.onTarget || looked.onTarget.allocationId === held.allocationId) return false;
+    const other = looked.onTarget;
+    log.info('address.readopted', { allocationId: other.allocationId, publicIp: other.publicIp, associationId: other.associationId, previousAllocationId: held.allocationId, previousAssociationId: held.associationId, when: 'running' });
+    held = { allocationId: other.allocationId, publicIp: other.publicIp, associationId: other.associationId!, resumed: true };
+    report({ type: 'claimed', claimed: held });
+    report({ type: 'verifying', reason: `pool address ${held.publicIp} was put on this interface and private IP while ours was away: ours now (G3); waiting for ${check.describe} to show it` });
+    return true;
+  };
   while (!signal.aborted) {
     try {
       await timing.sleep(deps.intervalMs ?? WATCH_MS, signal);
       let live: boolean;
       try {
-        live = await check.probe(publicIp, signal);
+        live = await check.probe(held.publicIp, signal);
       } catch (error) {
         if (signal.aborted || !isAgentError(error)) throw error;
         continue; // no verdict from a failed look
@@ -146,33 +166,35 @@ export async function watchLive(deps: LiveDeps, claimed: Claimed, signal: AbortS
         misses = 0;
         if (!lost || timing.clock.now() < confirmAt) continue;
         // Live here again: under which association? EC2 says (reads may lag it by seconds).
-        const seen = await where();
-        if (seen instanceof Error || !seen || whereIs(seen, deps.target) !== 'ours') {
+        const looked = await look();
+        const seen = looked instanceof Error ? undefined : looked.seen;
+        if (!seen || whereIs(seen, deps.target) !== 'ours') {
           confirmGap = Math.min(EXPLAIN_EVERY_MS, Math.max(confirmGap * 2, WATCH_MS));
           confirmAt = timing.clock.now() + confirmGap;
           continue;
         }
         lost = false;
-        if (seen.associationId !== associationId) {
-          log.info('address.readopted', { allocationId: claimed.allocationId, publicIp, associationId: seen.associationId, previousAssociationId: associationId, when: 'running' });
-          associationId = seen.associationId!;
+        if (seen.associationId !== held.associationId) {
+          log.info('address.readopted', { allocationId: held.allocationId, publicIp: held.publicIp, associationId: seen.associationId, previousAssociationId: held.associationId, when: 'running' });
+          held = { ...held, associationId: seen.associationId! };
         } else {
-          log.info('address.back', { publicIp, associationId });
+          log.info('address.back', { publicIp: held.publicIp, associationId: held.associationId });
         }
-        report({ type: 'back', associationId });
+        report({ type: 'back', associationId: held.associationId });
       } else if (++misses === LOST_AFTER && !lost) {
         lost = true;
-        const seen = await where();
-        const reason = `${publicIp} is no longer live on this interface (${check.describe}); ${shows(seen)}`;
-        report({ type: 'lost', reason });
-        log.warn('address.lost', { publicIp, check: check.describe, ...seenFields(seen) });
+        const looked = await look();
+        report({ type: 'lost', reason: lostReason(looked) });
+        log.warn('address.lost', { publicIp: held.publicIp, check: check.describe, ...seenFields(looked instanceof Error ? looked : looked.seen) });
         explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
         confirmAt = 0;
         confirmGap = 0;
+        adoptOther(looked);
       } else if (lost && timing.clock.now() >= explainAt) {
         // Still lost: where is it now? (moved on, put on another private IP of ours, …)
-        report({ type: 'verifying', reason: `${publicIp} is no longer live on this interface (${check.describe}); ${shows(await where())}` });
+        const looked = await look();
         explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
+        if (!adoptOther(looked)) report({ type: 'verifying', reason: lostReason(looked) });
       }
     } catch (error) {
       if (signal.aborted) return;

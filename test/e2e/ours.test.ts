@@ -86,6 +86,39 @@ describe('ours', () => {
     }
   });
 
+  test('another pool address put on our interface and private IP as ours was moved away: adopted while running (ready, /status), released at the end', async () => {
+    sim.world.addPool(2, POOL);
+    const node = await sim.addNode();
+    const other = await sim.addNode();
+    const { agent, get } = await startAgent(sim, node);
+    try {
+      const ready = await agent.waitFor('ready');
+      const first = sim.world.addresses.get(String(ready['allocationId']))!;
+      const second = [...sim.world.addresses.values()].find((a) => a !== first && a.tags['color'] === 'orange' && !a.association)!;
+      // Within one watch interval: the node finds the other pool address on its target at the loss.
+      sim.world.associate({ allocationId: first.allocationId, ...target(other), allowReassociation: true });
+      const put = sim.world.associate({ allocationId: second.allocationId, ...target(node), allowReassociation: false });
+      const adopted = await agent.waitFor('address.readopted');
+      assert.deepEqual([adopted['allocationId'], adopted['associationId'], adopted['previousAllocationId'], adopted['when']], [second.allocationId, put.associationId, first.allocationId, 'running']);
+      // IMDS shows it, EC2 confirms the association: ready again (address.back, the association it adopted).
+      const back = await agent.waitFor('address.back');
+      assert.deepEqual([back['publicIp'], back['associationId']], [second.publicIp, put.associationId]);
+      const status = (await get('/status')).json();
+      assert.deepEqual([status.phase, status.allocationId, status.publicIp, status.associationId], ['ready', second.allocationId, second.publicIp, put.associationId]);
+      assert.equal((await get('/readyz')).status, 200);
+
+      agent.proc.kill('SIGTERM');
+      await agent.waitFor('released');
+      assert.equal((await agent.exited).code, 0);
+      const disassociations = sim.ec2.calls.filter((c) => c.action === 'DisassociateAddress' && c.caller === node.instance.instanceId);
+      assert.deepEqual(disassociations.map((c) => c.params['AssociationId']), [put.associationId]);
+      assert.ok(!agent.events.some((e) => e.event === 'release.skipped'), 'released straight away: the held address was the one on our target');
+      assert.equal(sim.world.addresses.get(first.allocationId)?.association?.networkInterfaceId, target(other).networkInterfaceId, 'G2: the one moved away stays where the operator put it');
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
   test('put back on another private IP of this interface: not ours (503 naming where it is), kept at SIGTERM', async () => {
     sim.world.addPool(1, POOL);
     const node = await sim.addNode();
