@@ -349,7 +349,8 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
   const { config, log, timing } = deps;
   if (!termination.release) {
     // G5a: a restart is not the end of the node; the next start resumes the address (G3).
-    log.info('restart.keep', { detail: termination.detail, allocationId: life.claimed?.allocationId, publicIp: life.claimed?.publicIp });
+    const kept = life.claimed && heldNow(agent.store.status(), life.claimed);
+    log.info('restart.keep', { detail: termination.detail, allocationId: kept?.allocationId, publicIp: kept?.publicIp, associationId: kept?.associationId });
     return 0;
   }
   const { me, ec2 } = life;
