@@ -87,7 +87,7 @@ export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSi
       explainAt = timing.clock.now() + EXPLAIN_EVERY_MS;
       const seen = await retrying(() => deps.ec2.describeAllocation(claimed.allocationId), { policy: EC2_READ_RETRY, timing, signal });
       if (!seen || !isOn(seen, deps.target)) {
-        log.warn('address.lost', { ...claimed, check: check.describe, seenAssociationId: seen?.associationId, seenInterface: seen?.networkInterfaceId });
+        log.warn('address.lost', { ...claimed, check: check.describe, ...seenFields(seen), where: describeWhere(seen, deps.target) });
         return 'lost';
       }
       const shows = await check.sees?.(signal).catch((error: unknown) => (isAgentError(error) ? errorMessage(error) : Promise.reject(error)));
