@@ -156,7 +156,7 @@ function lostOnRead(ctx: Context, address: AddressView, seen: ClaimObservation, 
   if (seen.of !== 'read' || !memory.lost.has(address.allocationId) || memory.won) return;
   ctx.report({ type: 'unlanded' });
   if (seen.seen?.associationId) lostRace(ctx, address, `now associated as ${seen.seen.associationId}`);
-  else ctx.log.warn('claim.vanished', { allocationId: address.allocationId, reason: 'never confirmed by DescribeAddresses' });
+  else ctx.log.warn('claim.unconfirmed', { allocationId: address.allocationId, reason: 'never confirmed by DescribeAddresses' });
 }
 
 function lostRace(ctx: Context, address: AddressView, reason: string): void {

@@ -142,7 +142,7 @@ async function openGateLater(agent: Agent): Promise<void> {
   if (store.readiness().gateOpen) return;
   agent.report({ type: 'gate-open' });
   deps.log.warn('gate.open', { gate: 'label', reason: store.status().reason, note: 'kubelet may start without an address; the node gets its label when it wins one' });
-  await deps.notify(`READY=1\nSTATUS=no address yet, kubelet may start (--gate label): ${store.status().reason ?? ''}`).catch((error: unknown) => deps.log.warn('notify.sent', { error: errorMessage(error) }));
+  await deps.notify(`READY=1\nSTATUS=no address yet, kubelet may start (--gate label): ${store.status().reason ?? ''}`).catch((error: unknown) => deps.log.warn('notify.failed', { error: errorMessage(error) }));
 }
 
 /** An AbortSignal that also aborts after `ms` on the injected clock (0: never); cancel() frees its timer. */
@@ -310,7 +310,7 @@ async function ready(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck, claim
   });
   await deps.notify(`READY=1\nSTATUS=ready: ${claimed.publicIp} on ${me.target.networkInterfaceId}`).then(
     () => log.debug('notify.sent', { state: 'READY=1' }),
-    (error: unknown) => log.warn('notify.sent', { error: errorMessage(error) }),
+    (error: unknown) => log.warn('notify.failed', { error: errorMessage(error) }),
   );
   agent.background(checkHopLimit(agent, me, ec2));
   if (check.watch) {
