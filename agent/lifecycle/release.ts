@@ -93,7 +93,8 @@ export async function releaseAddress(deps: ReleaseDeps, held: Held, target: Targ
       case 'done': {
         const fields = { ...held, associationId: memory.associationId };
         if (step.outcome === 'not-ours') log.warn('release.skipped', { ...fields, outcome: step.outcome, seen: memory.where });
-        else if (step.outcome === 'still-associated') log.error('release.skipped', { ...fields, outcome: step.outcome });
+        // Asked, and EC2 kept it: not skipped, failed — an operator must look.
+        else if (step.outcome === 'still-associated') log.error('release.failed', { ...fields, outcome: step.outcome });
         else log.info('released', { ...fields, ...(step.outcome === 'already-gone' ? { note: 'association already gone' } : {}) });
         return step.outcome;
       }

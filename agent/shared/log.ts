@@ -38,6 +38,7 @@ export const LOG_EVENTS = [
   'drain.timeout',
   'release.start',
   'release.skipped',
+  'release.failed',
   'released',
   'monitor.error',
   'cluster.node',
