@@ -66,7 +66,10 @@ test('what each outcome of an attempt leads to', () => {
     ['lost race: spread, then list again', [attempted('conflict')], true, 'wait', 'contention'],
     ['throttled: spread', [attempted('throttled')], true, 'wait', 'contention'],
     ['uncertain (5xx, timeout): read the allocation first', [attempted('uncertain')], true, 'read'],
-    ['released meanwhile: list again', [attempted('not-found')], true, 'list'],
+    ['released meanwhile: a short pause, then list again', [attempted('not-found')], true, 'wait', 'vanished'],
+    ['… and the listing after it', [attempted('not-found'), { of: 'waited', why: 'vanished', ms: 200 }], true, 'list'],
+    ['our interface unknown to EC2: a paced wait for it', [attempted('target-unknown')], true, 'wait', 'target-unknown'],
+    ['IAM refused, or an answer we do not know: a long wait, never at once', [attempted('refused')], true, 'wait', 'refused'],
   ];
   for (const [name, observations, proves, next, why] of cases) {
     const { step } = after([...base, ...observations], proves);
@@ -129,7 +132,7 @@ test('contention: the spread comes from the listing, the burst counted only once
   assert.equal(decide(memory, s, () => 1).do, 'attempt', 'after the spread, attempt on the fresh listing at once');
   memory = observe(memory, { of: 'attempted', address: a, result: 'throttled' }, s);
   const second = decide(memory, s, () => 1) as Extract<ClaimStep, { do: 'wait' }>;
-  assert.equal(second.ms, 40_000, 'the bucket is known empty now: 200 / 5 per s');
+  assert.equal(second.ms, 53_333, 'the bucket is known empty now, and the window was too short: 200 / (5 × 0.75) per s');
   // A throttled listing is contention too; its listing is fresh, so no burst is subtracted.
   const fresh = [listed(many, 2), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
   assert.equal((decide(fresh, s, () => 1) as Extract<ClaimStep, { do: 'wait' }>).ms, 40_000);

@@ -90,6 +90,7 @@ export function statusTable(status: Status): string {
     ['attempts', status.attempts],
     ['conflicts', status.conflicts],
     ['last error', status.lastError],
+    ...(status.warnings?.length ? status.warnings.map((w): [string, unknown] => ['warning', w]) : []),
   ];
   return `${rows.map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n')}\n`;
 }
