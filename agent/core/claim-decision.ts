@@ -141,6 +141,8 @@ export interface ClaimMemory {
   readonly stale: boolean;
   /** consecutive listings that needed retries (stretches the wait of a dry pool) */
   readonly troubles: number;
+  /** throttled answers the last listing met: the next one's retries start one short of them */
+  readonly listingThrottles: number;
   /** consecutive attempts that met a fault (5xx, timeout): a short backoff before the next */
   readonly faults: number;
   /** the backoff after the last fault was waited */
@@ -149,8 +151,15 @@ export interface ClaimMemory {
   readonly stalls: number;
   /** the mutating rate EC2 is seen to serve the crowd (per s): the published refill at most */
   readonly rate: number;
-  /** the listing the rate is measured from */
+  /** the highest `rate` may be: the published refill, cut each time a whole spread window still met a throttle */
+  readonly ceiling: number;
+  /** the node's first listing: the rate is the free count's fall since, on average */
   readonly sample?: FreeSample;
+  /**
+   * An AssociateAddress was throttled: the mutating bucket was empty, so the crowd asks more
+   * than EC2 serves, and the fall of the free count measures EC2 rather than the crowd.
+   */
+  readonly saturated: boolean;
   /** the last wait was a contention spread: a throttle now says the window was too short */
   readonly spread: boolean;
   /** a wait owed before listing again, and how many of its kind came in a row */
@@ -180,11 +189,14 @@ export function initialMemory(): ClaimMemory {
     spreads: 0,
     stale: false,
     troubles: 0,
+    listingThrottles: 0,
     faults: 0,
     retried: false,
     stalls: 0,
     rate: EC2_BUCKETS.mutating.refillPerS,
+    ceiling: EC2_BUCKETS.mutating.refillPerS,
     spread: false,
+    saturated: false,
     unknownMs: 0,
     pauseRun: 0,
   };
@@ -265,15 +277,19 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
   switch (seen.of) {
     case 'listed': {
       const listing = viewPool(seen.addresses, settings.pool, settings.target);
-      const sample = seen.at === undefined ? memory.sample : { at: seen.at, free: listing.free.length };
+      const now = seen.at === undefined ? undefined : { at: seen.at, free: listing.free.length };
       return {
         ...memory,
         listing,
-        ...(sample ? { sample, rate: learnServedRate(memory.rate, memory.sample, sample) } : {}),
+        // Averaged since the first listing: the burst at the start keeps the estimate high
+        // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
+        ...(now && !memory.sample ? { sample: now } : {}),
+        ...(now && memory.saturated ? { rate: Math.min(memory.ceiling, learnServedRate(memory.rate, memory.sample, now)) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,
         stale: false,
         troubles: seen.throttled > 0 ? memory.troubles + 1 : 0,
+        listingThrottles: seen.throttled,
         contention: memory.contention ?? (seen.throttled > 0 ? 'listing' : undefined),
       };
     }
@@ -342,7 +358,8 @@ function attempted(memory: ClaimMemory, address: AddressView, result: AttemptRes
       return pause('refused');
     case 'throttled':
       // A throttle right after a whole spread window: EC2 serves less than the window assumed.
-      return { ...memory, contention: 'throttled', ...(afterSpread ? { rate: throttledAfterSpread(memory.rate) } : {}) };
+      if (!afterSpread) return { ...memory, contention: 'throttled', saturated: true };
+      return { ...memory, contention: 'throttled', saturated: true, ceiling: throttledAfterSpread(memory.ceiling), rate: Math.min(memory.rate, throttledAfterSpread(memory.ceiling)) };
     case 'uncertain':
       // It may have been applied: read before trying anything else (STYLE 6).
       return { ...memory, faults: memory.faults + 1, retried: false, pending: { address, why: 'uncertain', reads: 0, lagging: false } };

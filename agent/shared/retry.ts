@@ -13,6 +13,11 @@ export interface RetryOptions {
   timing: Timing;
   /** aborts the waits (and the next attempt) at once */
   signal?: AbortSignal;
+  /**
+   * Retries already known to be needed: the waits start this far up the policy's doubling
+   * (a listing after one that met a crowd of throttles starts where that one ended).
+   */
+  skip?: number;
   /** told of each failed attempt that will be retried, with the wait before the next */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
@@ -37,7 +42,7 @@ export function retrying<T>(fn: () => Promise<T>, options: RetryOptions): Promis
       if (!asked(error)) return;
       const refused = meaningOf(error) === 'refused';
       if (refused) refusals += 1;
-      const delay = refused ? refusedDelay(refusals, timing.random, policy.refused) : retryDelay(policy, attemptNumber, isAgentError(error, 'throttled'), timing.random);
+      const delay = refused ? refusedDelay(refusals, timing.random, policy.refused) : retryDelay(policy, attemptNumber + (options.skip ?? 0), isAgentError(error, 'throttled'), timing.random);
       if (retriesLeft <= 0 || timing.clock.now() - started + delay > policy.budgetMs) {
         giveUp = true;
         return;
