@@ -267,8 +267,9 @@ function paused(memory: ClaimMemory, pause: NonNullable<ClaimMemory['pause']>, s
           reason: `EC2 does not know ${where} (${pause.code} for ${Math.round(memory.unknownMs / 1000)} s): expected the instance's own interface in the instance's own region`,
         };
       }
-      const { baseMs, capMs } = UNKNOWN_TARGET_PACING;
-      return { do: 'wait', ms: equalJitter(pause.n, baseMs, capMs, random), why: 'target-unknown', reason: `EC2 does not know ${where} yet (${pause.code}): waiting for it` };
+      const { baseMs, capMs, lateAfterMs, lateCapMs } = UNKNOWN_TARGET_PACING;
+      const ms = equalJitter(pause.n, baseMs, memory.unknownMs >= lateAfterMs ? lateCapMs : capMs, random);
+      return { do: 'wait', ms, why: 'target-unknown', reason: `EC2 does not know ${where} yet (${pause.code}): waiting for it` };
     }
   }
 }
@@ -303,8 +304,10 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
       if (seen.why === 'verify-lag') return { ...memory, pending: memory.pending && { ...memory.pending, lagging: false } };
       if (seen.why === 'retry') return { ...memory, retried: true };
       if (seen.why === 'vanished' || seen.why === 'refused' || seen.why === 'target-unknown') {
-        const unknownMs = seen.why === 'target-unknown' ? memory.unknownMs + seen.ms : memory.unknownMs;
-        return { ...memory, pause: undefined, unknownMs, listing: undefined };
+        // Our target unknown says nothing about the pool: the same listing serves the next try
+        // (a stale one costs a lost race, which lists again).
+        if (seen.why === 'target-unknown') return { ...memory, pause: undefined, unknownMs: memory.unknownMs + seen.ms };
+        return { ...memory, pause: undefined, listing: undefined };
       }
       if (seen.why === 'contention') {
         // The wait was the spread; a long one leaves the listing stale.

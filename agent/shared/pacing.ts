@@ -70,9 +70,9 @@ export function refusedDelay(n: number, random: () => number, bounds: { baseMs: 
 
 // Our own interface or instance unknown to EC2 at boot is eventual consistency: visible
 // within seconds. Retried 250–500 ms, doubling to 2–4 s, so that the node is ready within
-// seconds once EC2 knows it; after two minutes it is not lag (a wrong region, an interface
-// gone): one clear error.
-export const UNKNOWN_TARGET_PACING = { baseMs: 500, capMs: 4000 } as const;
+// seconds once EC2 knows it; unknown for 30 s, it is rarer lag and the cap rises to 8–16 s;
+// after two minutes it is not lag (a wrong region, an interface gone): one clear error.
+export const UNKNOWN_TARGET_PACING = { baseMs: 500, capMs: 4000, lateAfterMs: 30_000, lateCapMs: 16_000 } as const;
 export const UNKNOWN_TARGET_BUDGET_MS = 120_000;
 
 /**
