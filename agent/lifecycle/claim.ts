@@ -6,7 +6,7 @@ import { decide, initialMemory, observe, type AttemptResult, type ClaimMemory, t
 import { describePool } from '../core/pool.js';
 import { AgentError, UNKNOWN_TARGET_CODES, authorizationHint, errorMessage, isAgentError, meaningOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { EC2_READ_RETRY, IMDS_RETRY, busyReads, type RetryPolicy } from '../shared/pacing.js';
+import { EC2_READ_RETRY, IMDS_RETRY, type RetryPolicy } from '../shared/pacing.js';
 import type { AddressView, Ec2Port, ImdsPort } from '../shared/ports.js';
 import { retrying } from '../shared/retry.js';
 import type { Timing } from '../shared/time.js';
@@ -56,7 +56,7 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
   switch (step.do) {
     case 'list': {
       // A crowd met on the last listing is still there: start its retries where that one ended.
-      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool), memory.rate, Math.min(3, Math.max(0, memory.listingThrottles - 1)));
+      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool), Math.min(3, Math.max(0, memory.listingThrottles - 1)));
       return { of: 'listed', addresses, throttled, at: timing.clock.now() };
     }
     case 'look':
@@ -84,11 +84,11 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
 }
 
 /** An EC2 read through the one retry layer; `throttled` counts the throttled answers it met. */
-async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, rate?: number, skip = 0): Promise<{ value: T; throttled: number }> {
+async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0): Promise<{ value: T; throttled: number }> {
   let throttled = 0;
   const policy = ctx.reads ?? EC2_READ_RETRY;
   const value = await retrying(fn, {
-    policy: rate === undefined ? policy : busyReads(policy, rate),
+    policy,
     timing: ctx.timing,
     signal: ctx.signal,
     skip,

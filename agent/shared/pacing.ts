@@ -77,14 +77,15 @@ export const UNKNOWN_TARGET_BUDGET_MS = 120_000;
 
 /**
  * The floor of every wait before the next AssociateAddress after `stalls` attempts in a row
- * that won nothing (throttled, lost, vanished, faulted): none for the first four — a storm's
- * spread decides those, and the faulty trio (a third of attempts throttled or faulted)
- * meets four in a row once in a hundred nodes, where a floor from three on doubled its p95
- * (6 → 14 s in the model) — then 1 s doubling to 30 s. A node that keeps getting the same
- * answer slows to two calls every ~15 s, whatever the answer.
+ * that won nothing (throttled, lost, vanished, faulted): none for the first seven — a
+ * storm's spread decides those, and the faulty trio (a third of attempts throttled or
+ * faulted, listings 500 ms stale) meets long runs of them: a floor from the third stall
+ * doubled its p95 in the model, from the fifth still cost 2.7 s of it — then 1 s doubling
+ * to 30 s. A node that keeps getting the same answer slows to two calls every ~15 s,
+ * whatever the answer.
  */
 export function stallFloorMs(stalls: number): number {
-  return stalls <= 4 ? 0 : Math.min(30_000, 1000 * 2 ** (stalls - 5));
+  return stalls <= 7 ? 0 : Math.min(30_000, 1000 * 2 ** (stalls - 8));
 }
 
 export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number): number {
@@ -165,18 +166,6 @@ export function learnServedRate(rate: number, previous: FreeSample | undefined, 
   if (!previous || now.at - previous.at < MIN_SAMPLE_MS) return rate;
   const served = Math.max(0, previous.free - now.free) / ((now.at - previous.at) / 1000);
   return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
-}
-
-/**
- * A node that learned EC2 serves less than published is in a busy account: its Describe
- * bucket is busy too (the same neighbours, or the same smaller buckets), so a throttled
- * listing spreads its retries over proportionally longer (at most 30 s a wait). At the
- * published rate, the policy unchanged.
- */
-export function busyReads(policy: RetryPolicy, ratePerS: number): RetryPolicy {
-  const factor = EC2_BUCKETS.mutating.refillPerS / Math.max(MIN_SERVED_PER_S, Math.min(EC2_BUCKETS.mutating.refillPerS, ratePerS));
-  if (factor <= 1) return policy;
-  return { ...policy, throttledSpreadMs: policy.throttledSpreadMs * factor, capMs: Math.max(policy.capMs, Math.min(30_000, policy.capMs * factor)) };
 }
 
 /** An attempt throttled after a full spread window: the estimate was too high. */

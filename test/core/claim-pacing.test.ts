@@ -26,7 +26,7 @@ test('the same answer again and again: each wait before the next attempt is long
     ['IAM refused: 2 s doubling to a minute', 'refused', 'UnauthorizedOperation', 'refused', [2000, 4000, 8000, 16_000, 32_000, 60_000]],
     ['an answer the agent does not know: the same', 'refused', 'Gateway.NotAttached', 'refused', [2000, 4000, 8000, 16_000, 32_000, 60_000]],
     ['our interface unknown to EC2: 0.5 s doubling to 4 s', 'target-unknown', 'InvalidNetworkInterfaceID.NotFound', 'target-unknown', [500, 1000, 2000, 4000, 4000, 4000]],
-    ['the address vanished: 250 ms, then the stall floor', 'not-found', 'InvalidAllocationID.NotFound', 'vanished', [250, 500, 1000, 2000, 4000, 8000]],
+    ['the address vanished: 250 ms, doubling', 'not-found', 'InvalidAllocationID.NotFound', 'vanished', [250, 500, 1000, 2000, 4000, 8000]],
   ];
   for (const [name, result, code, why, ceilings] of cases) {
     let memory = feed(initialMemory(), listed(3), looked);
@@ -78,18 +78,18 @@ test('a target unknown for two minutes: one clear error naming interface, instan
   assert.equal(known.unknownMs, 0);
 });
 
-test('a stall floor under every contention wait once four attempts in a row won nothing', () => {
-  // A lost race alone spreads 1 s; from the fifth stall the floor is 1 s doubling to 30 s.
+test('a stall floor under every contention wait once seven attempts in a row won nothing', () => {
+  // A lost race alone spreads 1 s; from the eighth stall the floor is 1 s doubling to 30 s.
   let memory = feed(initialMemory(), listed(3), looked);
   const windows: number[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 13; i++) {
     memory = attempted(memory, 'conflict');
     const wait = step(memory) as Extract<ClaimStep, { do: 'wait' }>;
     assert.equal(wait.why, 'contention');
     windows.push(wait.ms);
     memory = feed(memory, { of: 'waited', why: 'contention', ms: wait.ms }, { of: 'forgot' }, listed(3), looked);
   }
-  assert.deepEqual(windows, [1000, 1000, 1000, 1000, 1000, 2000, 4000, 8000, 16_000, 30_000]);
+  assert.deepEqual(windows, [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 2000, 4000, 8000, 16_000, 30_000]);
 });
 
 test('the rate EC2 serves: learned from the free count once the bucket was seen empty; the published refill is the ceiling', () => {
