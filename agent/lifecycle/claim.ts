@@ -112,25 +112,20 @@ function refused(ctx: Context, action: string, error: AgentError): void {
   ctx.log.error('claim.refused', { action, code: error.code, error: errorMessage(error), ...(decode ? { decode } : {}) });
 }
 
-/** One AssociateAddress; its failure typed into what the decision needs. */
+/** One AssociateAddress; its failure typed into what the decision needs, with EC2's code. */
 async function attempt(ctx: Context, address: AddressView): Promise<{ result: AttemptResult; code?: string }> {
-  const outcome = await attemptOnce(ctx, address);
-  return typeof outcome === 'object' && 'result' in outcome ? outcome : { result: outcome };
-}
-
-async function attemptOnce(ctx: Context, address: AddressView): Promise<AttemptResult | { result: AttemptResult; code: string }> {
   const { target } = ctx.settings;
   try {
     const associationId = await ctx.ec2.associate({ allocationId: address.allocationId, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
     ctx.report({ type: 'landed', claimed: { allocationId: address.allocationId, publicIp: address.publicIp, associationId, resumed: false } });
-    return { associationId };
+    return { result: { associationId } };
   } catch (error) {
     if (!isAgentError(error)) throw error; // a bug, not a fault
     ctx.report({ type: 'error', message: errorMessage(error) });
     switch (error.kind) {
       case 'conflict':
         lostRace(ctx, address, error.code);
-        return 'conflict';
+        return { result: 'conflict', code: error.code };
       case 'not-found':
         if (UNKNOWN_TARGET_CODES.has(error.code)) {
           const { networkInterfaceId, instanceId } = ctx.settings.target;
@@ -141,13 +136,13 @@ async function attemptOnce(ctx: Context, address: AddressView): Promise<AttemptR
         return { result: 'not-found', code: error.code };
       case 'throttled':
         ctx.log.warn('retry', { action: 'AssociateAddress', error: errorMessage(error) });
-        return 'throttled';
+        return { result: 'throttled', code: error.code };
       case 'transient':
       case 'malformed':
         // It may have been applied: the release must keep it in mind until a read says.
         ctx.report({ type: 'uncertain', allocationId: address.allocationId });
         ctx.log.warn('claim.uncertain', { allocationId: address.allocationId, error: errorMessage(error) });
-        return 'uncertain';
+        return { result: 'uncertain', code: error.code };
       case 'auth':
       case 'rejected': {
         // Paced by the decision (seconds, doubling to a minute), and shown until it passes.
