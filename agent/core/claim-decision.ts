@@ -20,7 +20,6 @@ import {
   refusedDelay,
   relistDelay,
   stallFloorMs,
-  throttledAfterSpread,
   type FreeSample,
   type RelistPolicy,
 } from '../shared/pacing.js';
@@ -151,8 +150,6 @@ export interface ClaimMemory {
   readonly stalls: number;
   /** the mutating rate EC2 is seen to serve the crowd (per s): the published refill at most */
   readonly rate: number;
-  /** the highest `rate` may be: the published refill, cut each time a whole spread window still met a throttle */
-  readonly ceiling: number;
   /** the node's first listing: the rate is the free count's fall since, on average */
   readonly sample?: FreeSample;
   /**
@@ -160,8 +157,6 @@ export interface ClaimMemory {
    * than EC2 serves, and the fall of the free count measures EC2 rather than the crowd.
    */
   readonly saturated: boolean;
-  /** the last wait was a contention spread: a throttle now says the window was too short */
-  readonly spread: boolean;
   /** a wait owed before listing again, and how many of its kind came in a row */
   readonly pause?: { why: PauseWhy; code: string; n: number };
   /** ms waited so far on a target EC2 does not know */
@@ -194,8 +189,6 @@ export function initialMemory(): ClaimMemory {
     retried: false,
     stalls: 0,
     rate: EC2_BUCKETS.mutating.refillPerS,
-    ceiling: EC2_BUCKETS.mutating.refillPerS,
-    spread: false,
     saturated: false,
     unknownMs: 0,
     pauseRun: 0,
@@ -285,7 +278,7 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         // Averaged since the first listing: the burst at the start keeps the estimate high
         // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
         ...(now && !memory.sample ? { sample: now } : {}),
-        ...(now && memory.saturated ? { rate: Math.min(memory.ceiling, learnServedRate(memory.rate, memory.sample, now)) } : {}),
+        ...(now && memory.saturated ? { rate: learnServedRate(memory.rate, memory.sample, now) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,
         stale: false,
@@ -312,13 +305,12 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
       if (seen.why === 'contention') {
         // The wait was the spread; a long one leaves the listing stale.
         const relist = memory.stale || seen.ms >= STALE_AFTER_MS;
-        const spread = memory.contention !== 'race';
-        return { ...memory, contention: undefined, stale: false, spreads: memory.spreads + 1, spread, ...(relist ? { listing: undefined } : {}) };
+        return { ...memory, contention: undefined, stale: false, spreads: memory.spreads + 1, ...(relist ? { listing: undefined } : {}) };
       }
       // A dry pool, a foreign or second address: look at the world again.
       return { ...memory, listing: undefined };
     case 'attempted': {
-      const next = attempted({ ...memory, spread: false }, seen.address, seen.result, settings, seen.code ?? String(seen.result), memory.spread);
+      const next = attempted(memory, seen.address, seen.result, settings, seen.code ?? String(seen.result));
       if (typeof seen.result === 'object') return { ...next, stalls: 0, unknownMs: 0 };
       return { ...next, stalls: memory.stalls + 1 };
     }
@@ -344,7 +336,7 @@ function streak(memory: ClaimMemory, why: PauseWhy, code: string): ClaimMemory['
   return { why, code, n: memory.lastPause === why ? memory.pauseRun + 1 : 1 };
 }
 
-function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings, code: string, afterSpread: boolean): ClaimMemory {
+function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings, code: string): ClaimMemory {
   if (typeof result === 'object') return { ...won(memory, address, result.associationId, settings), lastPause: undefined, pauseRun: 0 };
   const pause = (why: PauseWhy): ClaimMemory => {
     const next = streak(memory, why, code)!;
@@ -360,9 +352,7 @@ function attempted(memory: ClaimMemory, address: AddressView, result: AttemptRes
     case 'refused':
       return pause('refused');
     case 'throttled':
-      // A throttle right after a whole spread window: EC2 serves less than the window assumed.
-      if (!afterSpread) return { ...memory, contention: 'throttled', saturated: true };
-      return { ...memory, contention: 'throttled', saturated: true, ceiling: throttledAfterSpread(memory.ceiling), rate: Math.min(memory.rate, throttledAfterSpread(memory.ceiling)) };
+      return { ...memory, contention: 'throttled', saturated: true };
     case 'uncertain':
       // It may have been applied: read before trying anything else (STYLE 6).
       return { ...memory, faults: memory.faults + 1, retried: false, pending: { address, why: 'uncertain', reads: 0, lagging: false } };

@@ -153,8 +153,6 @@ const MIN_SAMPLE_MS = 2000;
 // it underestimates is otherwise self-fulfilling (the crowd arrives at the rate it assumed,
 // and is served at that rate).
 const PROBE = 1.25;
-// A throttle after a whole spread window: the window was too short for what EC2 serves.
-const THROTTLED_AFTER_SPREAD = 0.75;
 
 /**
  * The mutating rate EC2 is serving the crowd, learned from what a node sees (BENCHMARKS.md,
@@ -168,10 +166,6 @@ export function learnServedRate(rate: number, previous: FreeSample | undefined, 
   return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
 }
 
-/** An attempt throttled after a full spread window: the estimate was too high. */
-export function throttledAfterSpread(rate: number): number {
-  return Math.max(MIN_SERVED_PER_S, rate * THROTTLED_AFTER_SPREAD);
-}
 
 export interface RelistPolicy {
   /** mean interval between listings while the pool is exhausted */

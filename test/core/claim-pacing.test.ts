@@ -98,11 +98,10 @@ test('the rate EC2 serves: learned from the free count once the bucket was seen 
   // First listing at 0 s (200 free), throttled, spread, listing at 20 s: 160 free.
   const first = feed(initialMemory(), listed(200, 0), looked);
   const cases: [string, number, number][] = [
-    // name, free at 20 s, the next window (random = 1). The attempt after the spread is
-    // throttled again, which also cuts the ceiling by a quarter (5 → 3.75 a second).
+    // name, free at 20 s, the next window after another throttle (random = 1)
     ['EC2 served 2 a second: 2 × 1.25 = 2.5 a second → 160 / 2.5', 160, 64_000],
-    ['EC2 served 5 a second: the ceiling, cut to 3.75 → 100 / 3.75', 100, 26_667],
-    ['EC2 served 7.5 a second: never above the ceiling → 50 / 3.75', 50, 13_333],
+    ['EC2 served 5 a second: 6.25, capped at the published 5 → 100 / 5', 100, 20_000],
+    ['EC2 served 7.5 a second: never above the published 5 → 50 / 5', 50, 10_000],
     ['EC2 served nothing: never below 0.5 a second → 200 / 0.5', 200, 400_000],
   ];
   for (const [name, free, expected] of cases) {
