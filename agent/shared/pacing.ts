@@ -101,7 +101,8 @@ export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolea
 // means the account's Describe bucket is empty: a lone one (another tool's spike) costs
 // 250 ms on average; a second in a row makes a crowd likely, and the wait spreads over the
 // 2.5 s the bucket needs to refill half (50 / 20 per s), which serves a crowd of 50 in one
-// round, then doubles; no wait is longer than 10 s (BENCHMARKS.md, "Pacing, designed").
+// round, then doubles; no wait is longer than 10 s until the seventh in a row, which is a
+// crowd rather than bad luck: then 30 s (BENCHMARKS.md, "Pacing, designed").
 export const EC2_READ_RETRY: RetryPolicy = {
   baseMs: 200,
   throttledBaseMs: 500,
@@ -130,6 +131,7 @@ export const IMDS_RETRY: RetryPolicy = { baseMs: 100, throttledBaseMs: 200, thro
  * free; those are taken, and the window is (free − 50) / 5 s. Later windows count on no
  * burst: the bucket is known to be empty. Never under `floorMs`, so that a small pool is
  * not retried in lockstep; a lone throttle in a small pool costs floorMs / 2 on average.
+ * `ratePerS`: the rate the node learned EC2 serves (learnServedRate), in place of the refill.
  */
 export function contentionSpreadMs(free: number, burstSpent: boolean, floorMs = 500, ratePerS: number = EC2_BUCKETS.mutating.refillPerS): number {
   const { size, refillPerS } = EC2_BUCKETS.mutating;
@@ -165,7 +167,6 @@ export function learnServedRate(rate: number, previous: FreeSample | undefined, 
   const served = Math.max(0, previous.free - now.free) / ((now.at - previous.at) / 1000);
   return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
 }
-
 
 export interface RelistPolicy {
   /** mean interval between listings while the pool is exhausted */
