@@ -25,6 +25,8 @@ export interface RunConfig extends ClientConfig, ControlConfig {
   privateIp: string | undefined;
   /** from --region or AWS_REGION; undefined: ask IMDS */
   region: string | undefined;
+  /** the input `region` came from (`--region`, `EIP_AGENT_REGION`, `AWS_REGION`, …): identify.ts regionRule */
+  regionInput: string | undefined;
   liveCheck: LiveCheck;
   egressCheckUrl: string;
   claimTimeoutMs: number;
@@ -193,6 +195,7 @@ export function runConfig(flags: Flags, env: Env): Result<RunConfig> {
       deviceIndex,
       privateIp,
       region,
+      regionInput: region === undefined ? undefined : regionInput,
       liveCheck: flags.get('live-check'),
       egressCheckUrl,
       claimTimeoutMs: seconds(flags.get('claim-timeout')),

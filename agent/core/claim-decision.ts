@@ -6,8 +6,23 @@
 // an input, not a failure. Contention (a throttled answer, a lost race) makes the node
 // spread its next attempt over the time the account's mutating bucket needs for the
 // crowd its listing suggests (shared/pacing.ts), then list again so that it attempts on a
-// fresh listing.
-import { contentionSpreadMs, fullJitter, relistDelay, type RelistPolicy } from '../shared/pacing.js';
+// fresh listing. The window is sized by the mutating rate EC2 is seen to serve (the
+// published refill at most), and no answer is ever asked again at once: every repeated
+// outcome without a win lengthens the next wait (stallFloorMs).
+import {
+  EC2_BUCKETS,
+  UNKNOWN_TARGET_BUDGET_MS,
+  UNKNOWN_TARGET_PACING,
+  contentionSpreadMs,
+  equalJitter,
+  fullJitter,
+  learnServedRate,
+  refusedDelay,
+  relistDelay,
+  stallFloorMs,
+  type FreeSample,
+  type RelistPolicy,
+} from '../shared/pacing.js';
 import type { AddressView, PoolSelector, Target } from '../shared/ports.js';
 import { describePool, inPool, isOn, viewPool, type PoolView } from './pool.js';
 
@@ -29,9 +44,20 @@ export interface ClaimSettings {
    * verification read follows a won association.
    */
   liveCheckProves: boolean;
+  /** the region the claim goes to, for the message when EC2 never knows the target */
+  region?: string;
 }
 
-export type WaitWhy = 'exhausted' | 'held-elsewhere' | 'foreign-eip' | 'contention' | 'verify-lag' | 'retry';
+export type WaitWhy = 'exhausted' | 'held-elsewhere' | 'foreign-eip' | 'contention' | 'verify-lag' | 'retry' | PauseWhy;
+
+/** Waits before listing again after an answer that is neither a win nor contention. */
+export type PauseWhy =
+  /** the allocation vanished (released meanwhile): list again, paced when it repeats */
+  | 'vanished'
+  /** IAM refused, or an answer the agent does not know (errors.ts `refused`) */
+  | 'refused'
+  /** EC2 does not know our interface or instance yet (eventual consistency at boot) */
+  | 'target-unknown';
 
 export type ClaimStep =
   | { do: 'list' }
@@ -45,6 +71,8 @@ export type ClaimStep =
   | { do: 'read'; address: AddressView; why: 'uncertain' | 'verify' }
   /** forget the lost addresses and list again: every free one listed was lost */
   | { do: 'forget' }
+  /** the claim cannot succeed: one clear error (the target stayed unknown to EC2) */
+  | { do: 'fail'; code: string; reason: string }
   | { do: 'done'; claimed: Claimed };
 
 export type AttemptResult =
@@ -53,6 +81,10 @@ export type AttemptResult =
   | 'conflict'
   /** the allocation no longer exists */
   | 'not-found'
+  /** EC2 does not know our interface or instance (InvalidNetworkInterfaceID.NotFound, …) */
+  | 'target-unknown'
+  /** IAM refused (UnauthorizedOperation, AuthFailure), or an answer the agent does not know */
+  | 'refused'
   /** RequestLimitExceeded: not applied */
   | 'throttled'
   /** a timeout, a 5xx or a malformed answer: it may or may not have been applied */
@@ -60,12 +92,14 @@ export type AttemptResult =
 
 export type ClaimObservation =
   /** `throttled`: how many throttled answers the listing met before it got through */
-  | { of: 'listed'; addresses: readonly AddressView[]; throttled: number }
+  /** `at`: when it was answered (ms), for the rate EC2 serves the crowd */
+  | { of: 'listed'; addresses: readonly AddressView[]; throttled: number; at?: number }
   | { of: 'looked'; publicIps: readonly string[] }
   | { of: 'identified'; publicIp: string; address: AddressView | undefined }
   | { of: 'waited'; why: WaitWhy; ms: number }
   | { of: 'forgot' }
-  | { of: 'attempted'; address: AddressView; result: AttemptResult }
+  /** `code`: the EC2 code of a failed attempt, for the reasons shown */
+  | { of: 'attempted'; address: AddressView; result: AttemptResult; code?: string }
   | { of: 'read'; address: AddressView; seen: AddressView | undefined };
 
 interface Pending {
@@ -106,10 +140,30 @@ export interface ClaimMemory {
   readonly stale: boolean;
   /** consecutive listings that needed retries (stretches the wait of a dry pool) */
   readonly troubles: number;
+  /** throttled answers the last listing met: the next one's retries start one short of them */
+  readonly listingThrottles: number;
   /** consecutive attempts that met a fault (5xx, timeout): a short backoff before the next */
   readonly faults: number;
   /** the backoff after the last fault was waited */
   readonly retried: boolean;
+  /** AssociateAddress attempts in a row that won nothing: every wait before the next is at least stallFloorMs */
+  readonly stalls: number;
+  /** the mutating rate EC2 is seen to serve the crowd (per s): the published refill at most */
+  readonly rate: number;
+  /** the node's first listing: the rate is the free count's fall since, on average */
+  readonly sample?: FreeSample;
+  /**
+   * An AssociateAddress was throttled: the mutating bucket was empty, so the crowd asks more
+   * than EC2 serves, and the fall of the free count measures EC2 rather than the crowd.
+   */
+  readonly saturated: boolean;
+  /** a wait owed before listing again, and how many of its kind came in a row */
+  readonly pause?: { why: PauseWhy; code: string; n: number };
+  /** ms waited so far on a target EC2 does not know */
+  readonly unknownMs: number;
+  /** the kind of the last pause, and how many of it came in a row (refusals double their wait) */
+  readonly lastPause?: PauseWhy;
+  readonly pauseRun: number;
   readonly won?: Claimed;
 }
 
@@ -122,7 +176,23 @@ const STALE_AFTER_MS = 1000;
 const RACE_SPREAD_MS = 1000;
 
 export function initialMemory(): ClaimMemory {
-  return { pooledIps: new Set(), known: new Map(), lost: new Set(), contention: undefined, spreads: 0, stale: false, troubles: 0, faults: 0, retried: false };
+  return {
+    pooledIps: new Set(),
+    known: new Map(),
+    lost: new Set(),
+    contention: undefined,
+    spreads: 0,
+    stale: false,
+    troubles: 0,
+    listingThrottles: 0,
+    faults: 0,
+    retried: false,
+    stalls: 0,
+    rate: EC2_BUCKETS.mutating.refillPerS,
+    saturated: false,
+    unknownMs: 0,
+    pauseRun: 0,
+  };
 }
 
 export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () => number): ClaimStep {
@@ -134,6 +204,7 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
     return { do: 'wait', ms, why: 'verify-lag', reason: `waiting for DescribeAddresses to show ${pending.address.publicIp} on ${settings.target.networkInterfaceId}` };
   }
   if (pending) return { do: 'read', address: pending.address, why: pending.why };
+  if (memory.pause) return paused(memory, memory.pause, settings, random);
 
   const view = memory.listing;
   if (!view) return { do: 'list' };
@@ -156,30 +227,63 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
   }
   if (view.free.length === 0) return relist('exhausted', `pool ${describePool(settings.pool)}: 0 of ${view.size} free`);
   if (memory.contention) {
-    const window = memory.contention === 'race' ? RACE_SPREAD_MS : contentionSpreadMs(view.free.length, memory.contention === 'throttled' && memory.spreads === 0);
-    const ms = Math.round(random() * window);
+    const spread = memory.contention === 'race' ? RACE_SPREAD_MS : contentionSpreadMs(view.free.length, memory.contention === 'throttled' && memory.spreads === 0, 500, memory.rate);
+    const ms = Math.round(random() * Math.max(spread, stallFloorMs(memory.stalls)));
     return { do: 'wait', ms, why: 'contention', reason: `spreading the next attempt over the account's mutating bucket (${view.free.length} free)` };
   }
   if (memory.stale) return { do: 'list' };
   const candidate = view.free.find((a) => !memory.lost.has(a.allocationId));
   if (!candidate) return { do: 'forget' }; // every free address listed was lost: the listing lags
   if (memory.faults > 0 && !memory.retried) {
-    return { do: 'wait', ms: fullJitter(memory.faults, 200, 5000, random), why: 'retry', reason: `AssociateAddress met a fault; trying ${candidate.publicIp} again` };
+    const ms = Math.max(fullJitter(memory.faults, 200, 5000, random), Math.round(random() * stallFloorMs(memory.stalls)));
+    return { do: 'wait', ms, why: 'retry', reason: `AssociateAddress met a fault; trying ${candidate.publicIp} again` };
   }
   return { do: 'attempt', address: candidate };
+}
+
+/** The wait owed after a vanished allocation, a refusal or an unknown target; or the end of a target that stays unknown. */
+function paused(memory: ClaimMemory, pause: NonNullable<ClaimMemory['pause']>, settings: ClaimSettings, random: () => number): ClaimStep {
+  const { networkInterfaceId, instanceId } = settings.target;
+  switch (pause.why) {
+    case 'vanished':
+      return { do: 'wait', ms: equalJitter(memory.stalls, 250, 30_000, random), why: 'vanished', reason: `an address vanished (${pause.code}): listing the pool again` };
+    case 'refused': {
+      const ms = refusedDelay(pause.n, random);
+      return { do: 'wait', ms, why: 'refused', reason: `AssociateAddress refused (${pause.code}): asking again in ${Math.round(ms / 1000)} s` };
+    }
+    case 'target-unknown': {
+      const where = `interface ${networkInterfaceId} of instance ${instanceId}${settings.region ? ` in ${settings.region}` : ''}`;
+      if (memory.unknownMs >= UNKNOWN_TARGET_BUDGET_MS) {
+        return {
+          do: 'fail',
+          code: 'claim.target-unknown',
+          reason: `EC2 does not know ${where} (${pause.code} for ${Math.round(memory.unknownMs / 1000)} s): expected the instance's own interface in the instance's own region`,
+        };
+      }
+      const { baseMs, capMs, lateAfterMs, lateCapMs } = UNKNOWN_TARGET_PACING;
+      const ms = equalJitter(pause.n, baseMs, memory.unknownMs >= lateAfterMs ? lateCapMs : capMs, random);
+      return { do: 'wait', ms, why: 'target-unknown', reason: `EC2 does not know ${where} yet (${pause.code}): waiting for it` };
+    }
+  }
 }
 
 export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: ClaimSettings): ClaimMemory {
   switch (seen.of) {
     case 'listed': {
       const listing = viewPool(seen.addresses, settings.pool, settings.target);
+      const now = seen.at === undefined ? undefined : { at: seen.at, free: listing.free.length };
       return {
         ...memory,
         listing,
+        // Averaged since the first listing: the burst at the start keeps the estimate high
+        // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
+        ...(now && !memory.sample ? { sample: now } : {}),
+        ...(now && memory.saturated ? { rate: learnServedRate(memory.rate, memory.sample, now) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,
         stale: false,
         troubles: seen.throttled > 0 ? memory.troubles + 1 : 0,
+        listingThrottles: seen.throttled,
         contention: memory.contention ?? (seen.throttled > 0 ? 'listing' : undefined),
       };
     }
@@ -192,6 +296,12 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
     case 'waited':
       if (seen.why === 'verify-lag') return { ...memory, pending: memory.pending && { ...memory.pending, lagging: false } };
       if (seen.why === 'retry') return { ...memory, retried: true };
+      if (seen.why === 'vanished' || seen.why === 'refused' || seen.why === 'target-unknown') {
+        // Our target unknown says nothing about the pool: the same listing serves the next try
+        // (a stale one costs a lost race, which lists again).
+        if (seen.why === 'target-unknown') return { ...memory, pause: undefined, unknownMs: memory.unknownMs + seen.ms };
+        return { ...memory, pause: undefined, listing: undefined };
+      }
       if (seen.why === 'contention') {
         // The wait was the spread; a long one leaves the listing stale.
         const relist = memory.stale || seen.ms >= STALE_AFTER_MS;
@@ -199,8 +309,11 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
       }
       // A dry pool, a foreign or second address: look at the world again.
       return { ...memory, listing: undefined };
-    case 'attempted':
-      return attempted(memory, seen.address, seen.result, settings);
+    case 'attempted': {
+      const next = attempted(memory, seen.address, seen.result, settings, seen.code ?? String(seen.result));
+      if (typeof seen.result === 'object') return { ...next, stalls: 0, unknownMs: 0 };
+      return { ...next, stalls: memory.stalls + 1 };
+    }
     case 'read':
       return read(memory, seen.address, seen.seen, settings);
   }
@@ -218,15 +331,28 @@ function lost(memory: ClaimMemory, address: AddressView): ClaimMemory {
   return { ...memory, pending: undefined, stale: true, lost: new Set(memory.lost).add(address.allocationId), contention: memory.contention ?? 'race' };
 }
 
-function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings): ClaimMemory {
-  if (typeof result === 'object') return won(memory, address, result.associationId, settings);
+/** How many pauses of this kind came in a row (a different outcome in between starts again). */
+function streak(memory: ClaimMemory, why: PauseWhy, code: string): ClaimMemory['pause'] {
+  return { why, code, n: memory.lastPause === why ? memory.pauseRun + 1 : 1 };
+}
+
+function attempted(memory: ClaimMemory, address: AddressView, result: AttemptResult, settings: ClaimSettings, code: string): ClaimMemory {
+  if (typeof result === 'object') return { ...won(memory, address, result.associationId, settings), lastPause: undefined, pauseRun: 0 };
+  const pause = (why: PauseWhy): ClaimMemory => {
+    const next = streak(memory, why, code)!;
+    return { ...memory, pause: next, lastPause: why, pauseRun: next.n };
+  };
   switch (result) {
     case 'conflict':
       return lost(memory, address);
     case 'not-found':
-      return { ...memory, listing: undefined }; // released meanwhile: look at the pool again
+      return pause('vanished'); // released meanwhile: look at the pool again, paced when it repeats
+    case 'target-unknown':
+      return pause('target-unknown');
+    case 'refused':
+      return pause('refused');
     case 'throttled':
-      return { ...memory, contention: 'throttled' };
+      return { ...memory, contention: 'throttled', saturated: true };
     case 'uncertain':
       // It may have been applied: read before trying anything else (STYLE 6).
       return { ...memory, faults: memory.faults + 1, retried: false, pending: { address, why: 'uncertain', reads: 0, lagging: false } };

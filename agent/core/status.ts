@@ -24,6 +24,8 @@ export interface Status {
   lastError: string | null;
   termination: string | null;
   rebalanceNotice: string | null;
+  /** standing warnings about the configuration (e.g. `region.mismatch`), each once */
+  warnings: string[];
   /** --gate: strict keeps kubelet waiting for a live address; label lets it start after --gate-timeout without one */
   gate: { policy: GatePolicy; open: boolean };
 }
@@ -61,6 +63,8 @@ export type Fact =
   /** live again, under `associationId` as EC2 shows it on our target: a new one was put back by hand (G3) */
   | { type: 'back'; associationId: string }
   | { type: 'error'; message: string }
+  /** a standing warning about the configuration, shown until the daemon stops */
+  | { type: 'warning'; message: string }
   /** the pool has no free address (for the cluster's events; the reason shows in `claiming`) */
   | { type: 'exhausted'; size: number }
   /** an Elastic IP outside the pool sits on the target (G2a) */
@@ -97,6 +101,7 @@ export function initialState(pool: PoolSelector, version: string, gate: GatePoli
       lastError: null,
       termination: null,
       rebalanceNotice: null,
+      warnings: [],
       gate: { policy: gate, open: false },
     },
     trail: { uncertain: [] },
@@ -163,6 +168,8 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
     }
     case 'error':
       return set({ lastError: fact.message });
+    case 'warning':
+      return state.status.warnings.includes(fact.message) ? state : set({ warnings: [...state.status.warnings, fact.message] });
     case 'termination':
       return set({ termination: fact.detail });
     case 'rebalance':

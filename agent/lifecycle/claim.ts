@@ -4,7 +4,7 @@
 // AllowReassociation=false is the compare-and-swap (G1).
 import { decide, initialMemory, observe, type AttemptResult, type ClaimMemory, type ClaimObservation, type ClaimSettings, type Claimed, type ClaimStep } from '../core/claim-decision.js';
 import { describePool } from '../core/pool.js';
-import { errorMessage, isAgentError } from '../shared/errors.js';
+import { AgentError, UNKNOWN_TARGET_CODES, authorizationHint, errorMessage, isAgentError, meaningOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EC2_READ_RETRY, IMDS_RETRY, type RetryPolicy } from '../shared/pacing.js';
 import type { AddressView, Ec2Port, ImdsPort } from '../shared/ports.js';
@@ -39,6 +39,10 @@ export async function claim(deps: ClaimDeps, settings: ClaimSettings, signal: Ab
       deps.report({ type: 'claimed', claimed });
       return claimed;
     }
+    if (step.do === 'fail') {
+      deps.log.error('claim.target-unknown', { reason: step.reason });
+      throw new AgentError('rejected', step.code, step.reason);
+    }
     const seen = await perform(ctx, step, memory);
     memory = observe(memory, seen, settings);
     if (step.do === 'list') listed(ctx, memory);
@@ -47,12 +51,13 @@ export async function claim(deps: ClaimDeps, settings: ClaimSettings, signal: Ab
 }
 
 /** Runs one step through the ports; what it saw, for the decision. */
-async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' }>, memory: ClaimMemory): Promise<ClaimObservation> {
+async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fail' }>, memory: ClaimMemory): Promise<ClaimObservation> {
   const { ec2, imds, settings, timing, signal } = ctx;
   switch (step.do) {
     case 'list': {
-      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool));
-      return { of: 'listed', addresses, throttled };
+      // A crowd met on the last listing is still there: start its retries where that one ended.
+      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool), Math.min(3, Math.max(0, memory.listingThrottles - 1)));
+      return { of: 'listed', addresses, throttled, at: timing.clock.now() };
     }
     case 'look':
       return { of: 'looked', publicIps: await retrying(() => imds.publicIpsOn(settings.target, signal), { policy: IMDS_RETRY, timing, signal }) };
@@ -69,7 +74,8 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' }>, m
     case 'attempt':
       ctx.report({ type: 'attempt' });
       ctx.log.info('claim.attempt', { allocationId: step.address.allocationId, publicIp: step.address.publicIp });
-      return { of: 'attempted', address: step.address, result: await attempt(ctx, step.address) };
+      const { result, code } = await attempt(ctx, step.address);
+      return { of: 'attempted', address: step.address, result, ...(code ? { code } : {}) };
     case 'read': {
       const { value: seen } = await read(ctx, 'DescribeAddresses', () => ec2.describeAllocation(step.address.allocationId));
       return { of: 'read', address: step.address, seen };
@@ -78,49 +84,75 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' }>, m
 }
 
 /** An EC2 read through the one retry layer; `throttled` counts the throttled answers it met. */
-async function read<T>(ctx: Context, action: string, fn: () => Promise<T>): Promise<{ value: T; throttled: number }> {
+async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0): Promise<{ value: T; throttled: number }> {
   let throttled = 0;
+  const policy = ctx.reads ?? EC2_READ_RETRY;
   const value = await retrying(fn, {
-    policy: ctx.reads ?? EC2_READ_RETRY,
+    policy,
     timing: ctx.timing,
     signal: ctx.signal,
+    skip,
     onRetry: (error, attempt, delayMs) => {
       if (isAgentError(error, 'throttled')) throttled += 1;
       ctx.report({ type: 'error', message: errorMessage(error) });
       ctx.log.warn('retry', { action, attempt, delayMs, error: errorMessage(error) });
+      // A refusal, or a fault that keeps coming, is the reason the node waits: /status says so.
+      if (meaningOf(error) === 'refused' || attempt >= 3) {
+        ctx.report({ type: 'claiming', reason: `${action}: ${errorMessage(error)}; asking again in ${(delayMs / 1000).toFixed(1)} s` });
+      }
+      if (meaningOf(error) === 'refused') refused(ctx, action, error as AgentError);
     },
   });
   return { value, throttled };
 }
 
-/** One AssociateAddress; its failure typed into what the decision needs. */
-async function attempt(ctx: Context, address: AddressView): Promise<AttemptResult> {
+/** IAM refused, or an answer we do not know: logged with the command that decodes EC2's message. */
+function refused(ctx: Context, action: string, error: AgentError): void {
+  const decode = authorizationHint(error);
+  ctx.log.error('claim.refused', { action, code: error.code, error: errorMessage(error), ...(decode ? { decode } : {}) });
+}
+
+/** One AssociateAddress; its failure typed into what the decision needs, with EC2's code. */
+async function attempt(ctx: Context, address: AddressView): Promise<{ result: AttemptResult; code?: string }> {
   const { target } = ctx.settings;
   try {
     const associationId = await ctx.ec2.associate({ allocationId: address.allocationId, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
     ctx.report({ type: 'landed', claimed: { allocationId: address.allocationId, publicIp: address.publicIp, associationId, resumed: false } });
-    return { associationId };
+    return { result: { associationId } };
   } catch (error) {
     if (!isAgentError(error)) throw error; // a bug, not a fault
     ctx.report({ type: 'error', message: errorMessage(error) });
     switch (error.kind) {
       case 'conflict':
         lostRace(ctx, address, error.code);
-        return 'conflict';
+        return { result: 'conflict', code: error.code };
       case 'not-found':
+        if (UNKNOWN_TARGET_CODES.has(error.code)) {
+          const { networkInterfaceId, instanceId } = ctx.settings.target;
+          ctx.log.warn('claim.target-unknown', { networkInterfaceId, instanceId, region: ctx.settings.region, reason: error.code });
+          return { result: 'target-unknown', code: error.code };
+        }
         ctx.log.info('claim.vanished', { allocationId: address.allocationId, reason: error.code });
-        return 'not-found';
+        return { result: 'not-found', code: error.code };
       case 'throttled':
         ctx.log.warn('retry', { action: 'AssociateAddress', error: errorMessage(error) });
-        return 'throttled';
+        return { result: 'throttled', code: error.code };
       case 'transient':
       case 'malformed':
         // It may have been applied: the release must keep it in mind until a read says.
         ctx.report({ type: 'uncertain', allocationId: address.allocationId });
         ctx.log.warn('claim.uncertain', { allocationId: address.allocationId, error: errorMessage(error) });
-        return 'uncertain';
-      default:
-        throw error; // auth, rejected, bad-input: asking again will not help
+        return { result: 'uncertain', code: error.code };
+      case 'auth':
+      case 'rejected': {
+        // Paced by the decision (seconds, doubling to a minute), and shown until it passes.
+        refused(ctx, 'AssociateAddress', error);
+        const decode = authorizationHint(error);
+        ctx.report({ type: 'claiming', reason: `AssociateAddress refused: ${errorMessage(error)}${decode ? `; decode it with: ${decode}` : ''}` });
+        return { result: 'refused', code: error.code };
+      }
+      case 'bad-input':
+        throw error; // the operator's input: asking again will not help
     }
   }
 }
@@ -133,6 +165,11 @@ function listed(ctx: Context, memory: ClaimMemory): void {
 
 /** A wait the operator should see (a dry pool, an address in the way) changes /status. */
 function waiting(ctx: Context, step: Extract<ClaimStep, { do: 'wait' }>, memory: ClaimMemory): void {
+  if (step.why === 'target-unknown') {
+    // The attempt logged it; /status says what the node waits for.
+    ctx.report({ type: 'claiming', reason: step.reason });
+    return;
+  }
   if (step.why !== 'exhausted' && step.why !== 'foreign-eip' && step.why !== 'held-elsewhere') {
     ctx.log.debug('claim.wait', { why: step.why, waitMs: step.ms, reason: step.reason });
     return;

@@ -251,6 +251,10 @@ async function untilTheEnd(agent: Agent): Promise<Life> {
     const { target } = me;
     report({ type: 'identified', instanceId: target.instanceId, region: me.region, nodeName: me.nodeName, networkInterfaceId: target.networkInterfaceId, privateIp: target.privateIp });
     log.info('identity', { ...target, region: me.region, availabilityZone: me.availabilityZone, nodeName: me.nodeName });
+    if (me.regionMismatch) {
+      log.warn('region.mismatch', { region: me.region, note: me.regionMismatch });
+      report({ type: 'warning', message: `region.mismatch: ${me.regionMismatch}` });
+    }
     const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));
     life.ec2 = ec2;
     if (deps.kube) {
@@ -278,7 +282,7 @@ async function claimLive(agent: Agent, me: Me, ec2: Ec2Port, check: LiveCheck): 
       report({ type: 'claiming', reason: `claiming an address of pool ${config.pool.tagKey}=${config.pool.tagValue ?? '*'}` });
       const claimed = await claim(
         { ec2, imds: deps.imds, report, log, timing, ...(deps.reads ? { reads: deps.reads } : {}) },
-        { pool: config.pool, target: me.target, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, liveCheckProves: check.proves },
+        { pool: config.pool, target: me.target, region: me.region, relist: { intervalMs: config.relistIntervalMs, maxMs: 30_000 }, liveCheckProves: check.proves },
         timeout.signal,
       );
       report({ type: 'verifying', reason: `checking ${claimed.publicIp} is live` });
@@ -329,7 +333,8 @@ async function checkHopLimit(agent: Agent, me: Me, ec2: Ec2Port): Promise<void> 
   let options;
   try {
     await deps.timing.sleep(Math.round(deps.timing.random() * offPathReadWindowMs(agent.metrics.poolSize ?? 1)), agent.stop.signal);
-    options = await retrying(() => ec2.metadataOptions(me.target.instanceId), { policy: { ...(deps.reads ?? EC2_READ_RETRY), attempts: 3 }, timing: deps.timing, signal: agent.stop.signal });
+    // A refusal (the policy lacks DescribeInstances) is a note, not worth a minute of waits.
+    options = await retrying(() => ec2.metadataOptions(me.target.instanceId), { policy: { ...(deps.reads ?? EC2_READ_RETRY), attempts: 3, refused: undefined }, timing: deps.timing, signal: agent.stop.signal });
   } catch (error) {
     if (agent.stop.signal.aborted) return;
     if (!isAgentError(error)) throw error;

@@ -15,6 +15,8 @@ export interface IdentifyOptions {
   privateIp: string | undefined;
   /** undefined: IMDS's */
   region: string | undefined;
+  /** where `region` came from; `--region`/`EIP_AGENT_REGION` must match the instance (regionRule) */
+  regionInput?: string | undefined;
   /** undefined: IMDS local-hostname */
   nodeName: string | undefined;
   /** for the message when IMDS cannot be reached */
@@ -26,10 +28,13 @@ export interface Me {
   region: string;
   availabilityZone: string;
   nodeName: string;
+  /** AWS_REGION named another region and was ignored: the daemon warns (`region.mismatch`) */
+  regionMismatch?: string;
 }
 
 export async function identify(imds: ImdsPort, timing: Timing, options: IdentifyOptions, signal: AbortSignal, budgetMs = IDENTITY_BUDGET_MS): Promise<Me> {
-  const policy = { ...IMDS_RETRY, attempts: Infinity, capMs: 2000, budgetMs };
+  // A refusal (403 with IMDS turned off, an answer we do not know) is paced within the budget too.
+  const policy = { ...IMDS_RETRY, attempts: Infinity, capMs: 2000, budgetMs, refused: { baseMs: 1000, capMs: 4000 } };
   let identity: Identity;
   try {
     identity = await retrying(() => imds.identity(signal), { policy, timing, signal });
@@ -43,12 +48,33 @@ export async function identify(imds: ImdsPort, timing: Timing, options: Identify
       { cause: error },
     );
   }
+  const region = regionRule(identity.region, options);
   return {
     target: targetOf(identity, options),
-    region: options.region ?? identity.region,
+    region: region.region,
     availabilityZone: identity.availabilityZone,
     nodeName: options.nodeName ?? identity.localHostname,
+    ...(region.mismatch ? { regionMismatch: region.mismatch } : {}),
   };
+}
+
+/**
+ * Which region the claim goes to. An Elastic IP can be associated only with an interface in
+ * its own region, so a claim sent elsewhere can never succeed — and where that region has a
+ * pool under the same tag too, it would meet `InvalidNetworkInterfaceID.NotFound` forever.
+ * The instance's own region (IMDS) wins. AWS_REGION / AWS_DEFAULT_REGION are the whole
+ * host's setting, often left over from another tool: differing, they are ignored with a
+ * warning. `--region` / `EIP_AGENT_REGION` were given to this agent: differing, they are bad
+ * input (README, "Region").
+ */
+export function regionRule(instanceRegion: string, options: Pick<IdentifyOptions, 'region' | 'regionInput'>): { region: string; mismatch?: string } {
+  const asked = options.region;
+  if (asked === undefined || asked === instanceRegion) return { region: instanceRegion };
+  const input = options.regionInput ?? '--region';
+  if (input.startsWith('--') || input.startsWith('EIP_AGENT_')) {
+    throw new InputError(input, `expected this instance's region ${instanceRegion} (IMDS placement/region): an Elastic IP can be associated only in its own region, got ${asked}`);
+  }
+  return { region: instanceRegion, mismatch: `${input}=${asked} ignored: this instance runs in ${instanceRegion} (IMDS), and an Elastic IP can be associated only in its own region` };
 }
 
 export function targetOf(identity: Identity, options: Pick<IdentifyOptions, 'deviceIndex' | 'privateIp'>): Target {

@@ -63,9 +63,65 @@ export function isAgentError(error: unknown, ...kinds: ErrorKind[]): error is Ag
   return error instanceof AgentError && (kinds.length === 0 || kinds.includes(error.kind));
 }
 
+/**
+ * What the one pacing layer (shared/retry.ts, shared/pacing.ts and the claim's decision) does
+ * with every answer: no answer is ever asked again at once, and none ends a wait silently.
+ *
+ * - `retry` — throttled, transient, malformed: asked again after a backoff (pacing.ts
+ *   EC2_READ_RETRY, IMDS_RETRY); a throttled answer spreads over the bucket's refill.
+ * - `refused` — auth, rejected: IAM changes take seconds to propagate, and an answer the agent
+ *   does not know may pass; asked again only after a long wait (pacing.ts refusedDelay: seconds,
+ *   doubling to a minute) and reported in `/status` and the log, with the command that decodes
+ *   an encoded authorization message. Callers that must not wait (the hop-limit note) stop.
+ * - `answer` — conflict, not-found: a fact about the world for the caller's decision. A lost
+ *   race spreads and lists again; a vanished allocation lists again, paced when it repeats;
+ *   an interface or instance EC2 does not know yet (UNKNOWN_TARGET_CODES) is eventual
+ *   consistency at boot: paced retries for UNKNOWN_TARGET_BUDGET_MS, then one clear error.
+ * - `stop` — bad input, and anything that is not an AgentError (a bug): never asked again.
+ */
+export type Meaning = 'retry' | 'refused' | 'answer' | 'stop';
+
+const MEANINGS: Readonly<Record<ErrorKind, Meaning>> = {
+  throttled: 'retry',
+  transient: 'retry',
+  malformed: 'retry',
+  auth: 'refused',
+  rejected: 'refused',
+  conflict: 'answer',
+  'not-found': 'answer',
+  'bad-input': 'stop',
+};
+
+export function meaningOf(error: unknown): Meaning {
+  return error instanceof AgentError ? MEANINGS[error.kind] : 'stop';
+}
+
+/**
+ * EC2 codes that name our own interface or instance as unknown. At boot EC2 is eventually
+ * consistent: a new interface may not be visible to the API for a moment. Not the address's
+ * fault, so the node never gives up an address for it; it waits, paced, then says so.
+ */
+export const UNKNOWN_TARGET_CODES: ReadonlySet<string> = new Set(['InvalidNetworkInterfaceID.NotFound', 'InvalidInstanceID.NotFound']);
+
 /** Throttling, transient faults and malformed answers are asked again; nothing else is. */
 export function isRetryable(error: unknown): boolean {
-  return isAgentError(error, 'throttled', 'transient', 'malformed');
+  return meaningOf(error) === 'retry';
+}
+
+/**
+ * The encoded authorization message EC2 puts in an UnauthorizedOperation's text ("…
+ * Encoded authorization failure message: X"), for the operator to decode; never used to
+ * decide anything.
+ */
+export function encodedAuthorization(error: unknown): string | undefined {
+  if (!isAgentError(error, 'auth')) return undefined;
+  return /Encoded authorization failure message: ([A-Za-z0-9_\-+/=]+)/.exec(error.message)?.[1];
+}
+
+/** How the operator learns why IAM refused: the command that decodes the message, when EC2 gave one. */
+export function authorizationHint(error: unknown): string | undefined {
+  const encoded = encodedAuthorization(error);
+  return encoded === undefined ? undefined : `aws sts decode-authorization-message --encoded-message ${encoded}`;
 }
 
 /** Kinds that end a command with exit 2 (G6): the operator's input, or an answer we cannot use. */

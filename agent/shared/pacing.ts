@@ -23,10 +23,21 @@ export interface RetryPolicy {
   throttledSpreadMs: number;
   /** no single wait is longer */
   capMs: number;
+  /**
+   * After this many throttled answers in a row, the cap rises to crowdCapMs: random
+   * throttling (30 % of calls) gives seven in a row once in 4 500 listings, a crowd larger
+   * than the bucket serves within the cap gives it every time (BENCHMARKS.md).
+   */
+  crowd?: { after: number; capMs: number };
   /** give up once this much time has passed (Infinity: only the caller's signal stops it) */
   budgetMs: number;
   /** give up after this many attempts, the first included (Infinity: no limit) */
   attempts: number;
+  /**
+   * Refused answers (auth, rejected: errors.ts `refused`) are asked again after
+   * refusedDelay with these bounds; undefined: they end the call at once (the caller reports).
+   */
+  refused?: { baseMs: number; capMs: number };
 }
 
 /**
@@ -38,9 +49,49 @@ export function fullJitter(retry: number, baseMs: number, capMs: number, random:
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** Math.max(0, retry - 1)));
 }
 
+/**
+ * "Equal jitter": uniform in [w/2, w] with w = min(cap, base × 2^(n−1)). For answers that
+ * say "not now" rather than "too many of you" (a refusal, an interface EC2 does not know
+ * yet): a crowd is not the cause, so the wait never comes close to zero.
+ */
+export function equalJitter(n: number, baseMs: number, capMs: number, random: () => number): number {
+  const w = Math.min(capMs, baseMs * 2 ** Math.max(0, n - 1));
+  return Math.round(w / 2 + random() * (w / 2));
+}
+
+// IAM changes propagate within seconds (a policy attached while the node boots), and an
+// answer the agent does not know may pass: 1–2 s, doubling to 30–60 s, so a node refused
+// for good asks about once a minute (BENCHMARKS.md, "Pacing, designed").
+export const REFUSED_PACING = { baseMs: 2000, capMs: 60_000 } as const;
+
+export function refusedDelay(n: number, random: () => number, bounds: { baseMs: number; capMs: number } = REFUSED_PACING): number {
+  return equalJitter(n, bounds.baseMs, bounds.capMs, random);
+}
+
+// Our own interface or instance unknown to EC2 at boot is eventual consistency: visible
+// within seconds. Retried 250–500 ms, doubling to 2–4 s, so that the node is ready within
+// seconds once EC2 knows it; unknown for 30 s, it is rarer lag and the cap rises to 8–16 s;
+// after two minutes it is not lag (a wrong region, an interface gone): one clear error.
+export const UNKNOWN_TARGET_PACING = { baseMs: 500, capMs: 4000, lateAfterMs: 30_000, lateCapMs: 16_000 } as const;
+export const UNKNOWN_TARGET_BUDGET_MS = 120_000;
+
+/**
+ * The floor of every wait before the next AssociateAddress after `stalls` attempts in a row
+ * that won nothing (throttled, lost, vanished, faulted): none for the first seven — a
+ * storm's spread decides those, and the faulty trio (a third of attempts throttled or
+ * faulted, listings 500 ms stale) meets long runs of them: a floor from the third stall
+ * doubled its p95 in the model, from the fifth still cost 2.7 s of it — then 1 s doubling
+ * to 30 s. A node that keeps getting the same answer slows to two calls every ~15 s,
+ * whatever the answer.
+ */
+export function stallFloorMs(stalls: number): number {
+  return stalls <= 7 ? 0 : Math.min(30_000, 1000 * 2 ** (stalls - 8));
+}
+
 export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number): number {
   if (throttled && retry >= 2 && policy.throttledSpreadMs > 0) {
-    const doubling = Math.min(policy.capMs, policy.throttledBaseMs * 2 ** (retry - 1));
+    const cap = policy.crowd && retry > policy.crowd.after ? Math.max(policy.capMs, policy.crowd.capMs) : policy.capMs;
+    const doubling = Math.min(cap, policy.throttledBaseMs * 2 ** (retry - 1));
     return Math.round(random() * Math.max(policy.throttledSpreadMs, doubling));
   }
   return fullJitter(retry, throttled ? policy.throttledBaseMs : policy.baseMs, policy.capMs, random);
@@ -50,14 +101,17 @@ export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolea
 // means the account's Describe bucket is empty: a lone one (another tool's spike) costs
 // 250 ms on average; a second in a row makes a crowd likely, and the wait spreads over the
 // 2.5 s the bucket needs to refill half (50 / 20 per s), which serves a crowd of 50 in one
-// round, then doubles; no wait is longer than 10 s (BENCHMARKS.md, "Pacing, designed").
+// round, then doubles; no wait is longer than 10 s until the seventh in a row, which is a
+// crowd rather than bad luck: then 30 s (BENCHMARKS.md, "Pacing, designed").
 export const EC2_READ_RETRY: RetryPolicy = {
   baseMs: 200,
   throttledBaseMs: 500,
   throttledSpreadMs: (EC2_BUCKETS.describe.size / 2 / EC2_BUCKETS.describe.refillPerS) * 1000,
   capMs: 10_000,
+  crowd: { after: 6, capMs: 30_000 },
   budgetMs: Infinity,
   attempts: Infinity,
+  refused: REFUSED_PACING,
 };
 
 // IMDS is a link-local service of the host that answers in milliseconds: four quick tries
@@ -77,10 +131,41 @@ export const IMDS_RETRY: RetryPolicy = { baseMs: 100, throttledBaseMs: 200, thro
  * free; those are taken, and the window is (free − 50) / 5 s. Later windows count on no
  * burst: the bucket is known to be empty. Never under `floorMs`, so that a small pool is
  * not retried in lockstep; a lone throttle in a small pool costs floorMs / 2 on average.
+ * `ratePerS`: the rate the node learned EC2 serves (learnServedRate), in place of the refill.
  */
-export function contentionSpreadMs(free: number, burstSpent: boolean, floorMs = 500): number {
+export function contentionSpreadMs(free: number, burstSpent: boolean, floorMs = 500, ratePerS: number = EC2_BUCKETS.mutating.refillPerS): number {
   const { size, refillPerS } = EC2_BUCKETS.mutating;
-  return Math.max(floorMs, (Math.max(0, free - (burstSpent ? size : 0)) / refillPerS) * 1000);
+  // The published refill is the ceiling: a learned rate only ever lengthens the window.
+  const rate = Math.min(refillPerS, ratePerS);
+  return Math.max(floorMs, (Math.max(0, free - (burstSpent ? size : 0)) / rate) * 1000);
+}
+
+/** A listing as the rate estimate needs it: when, and how many were free. */
+export interface FreeSample {
+  at: number;
+  free: number;
+}
+
+// The rate estimate never drops below this: a node that saw nothing served (a neighbour
+// took it all for a while) still tries within free / 0.5 s.
+export const MIN_SERVED_PER_S = 0.5;
+// Two listings closer than this say too little about a rate of a few a second.
+const MIN_SAMPLE_MS = 2000;
+// The estimate runs this far above what was seen, so that the crowd probes for more: a rate
+// it underestimates is otherwise self-fulfilling (the crowd arrives at the rate it assumed,
+// and is served at that rate).
+const PROBE = 1.25;
+
+/**
+ * The mutating rate EC2 is serving the crowd, learned from what a node sees (BENCHMARKS.md,
+ * "Pacing, designed"): the free count falls by one for every association EC2 served to
+ * anyone, so two listings `MIN_SAMPLE_MS` or more apart measure it. Starts at the published
+ * refill, never above it, never below MIN_SERVED_PER_S.
+ */
+export function learnServedRate(rate: number, previous: FreeSample | undefined, now: FreeSample): number {
+  if (!previous || now.at - previous.at < MIN_SAMPLE_MS) return rate;
+  const served = Math.max(0, previous.free - now.free) / ((now.at - previous.at) / 1000);
+  return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
 }
 
 export interface RelistPolicy {

@@ -1,11 +1,16 @@
 // The benchmark itself must not rot: a tiny run of every scenario completes, every row is
 // there, every node became ready and nothing was claimed twice. No timing assertions.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { runBench, render, SCENARIOS } from './run.js';
 
 test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims', { timeout: 240_000 }, async () => {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+  const charts = mkdtempSync(join(tmpdir(), 'eip-bench-charts-'));
+  after(() => rmSync(charts, { recursive: true, force: true }));
   const result = await runBench({
     scenarios: [...SCENARIOS],
     nodes: [5],
@@ -23,9 +28,20 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
     modelNodes: [20],
     modelSeeds: 1,
     modelTrioSeeds: 3,
+    // A busy account: every bucket at half, a neighbour taking a fifth of each refill.
+    buckets: 0.5,
+    neighbour: 0.2,
+    unknownNodes: 2,
+    unknownS: 1,
+    chartsDir: charts,
   });
   const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
-  assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random']);
+  assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random', 'unknown-eni/agent']);
+  // The storm's chart: one SVG with a line for each strategy.
+  assert.deepEqual(readdirSync(charts), ['storm-5-buckets-0.5-neighbour-0.2.svg']);
+  const svg = readFileSync(join(charts, 'storm-5-buckets-0.5-neighbour-0.2.svg'), 'utf8');
+  assert.match(svg, /^<svg/);
+  for (const strategy of ['agent', 'random', 'first-free']) assert.match(svg, new RegExp(`>${strategy}<`));
   assert.deepEqual(result.trio.map((t) => [t.strategy, t.runs, t.doubleClaims, t.failures.length, Number.isFinite(t.allReadyS.max)]), [
     ['agent', 1, 0, 0, true],
     ['first-free', 1, 0, 0, true],

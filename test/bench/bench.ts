@@ -8,6 +8,11 @@
 //   --trio-runs N          seeded faulty-trio runs per strategy
 //   --model-nodes 200,500  in-process model sizes --model-seeds N     seeds of each
 //   --model-trio-seeds N   the faulty trio in the model (0: none)
+//   --buckets F            every bucket's size and refill × F (0.4: a busy account)
+//   --neighbour F          a neighbour takes this share of each refill while the fleet boots
+//   --unknown-nodes N      the `unknown` scenario: N nodes whose interface EC2 does not know
+//   --unknown-s S          … for their first S seconds
+//   --charts DIR           write each storm as an SVG chart (nodes ready over time) into DIR
 //   --json                 print the result as JSON instead of tables
 import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
 
@@ -73,6 +78,24 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
         options.modelTrioSeeds = text === '0' ? 0 : Math.round(positive(flag, text));
         break;
       }
+      case '--buckets':
+        options.buckets = positive(flag, value());
+        break;
+      case '--neighbour': {
+        const share = Number(value());
+        if (!(share >= 0 && share < 1)) throw new Error(`--neighbour: expected a share from 0 to below 1, got ${share}`);
+        options.neighbour = share;
+        break;
+      }
+      case '--unknown-nodes':
+        options.unknownNodes = Math.round(positive(flag, value()));
+        break;
+      case '--unknown-s':
+        options.unknownS = positive(flag, value());
+        break;
+      case '--charts':
+        options.chartsDir = String(value());
+        break;
       case '--only': {
         const chosen = String(value()).split(',');
         const bad = chosen.filter((s) => !(SCENARIOS as readonly string[]).includes(s));

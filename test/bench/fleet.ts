@@ -9,6 +9,7 @@ import type { Ec2Port } from '../../agent/shared/ports.js';
 import { rng } from '../fuzz/random.js';
 import { httpDeps, type Built } from '../helpers/deps.js';
 import { Sim, type SimNode, type SimOptions } from '../sim/sim.js';
+import { accountBuckets, type AccountLoad } from '../sim/throttle.js';
 import type { SeenAssociation } from './checks.js';
 
 export const TAGS = { color: 'orange' };
@@ -38,6 +39,10 @@ export interface WorldShape {
   raceNext?: number;
   /** seeds the simulator's faults and latency (and the agents' random, in the runs that take it) */
   seed?: number;
+  /** a busy account: smaller buckets, a neighbour's share of the refill (throttle must be on) */
+  load?: AccountLoad;
+  /** every node's interface is unknown to EC2's API for its first this-many ms */
+  unknownMs?: number;
 }
 
 export const REALISTIC: Omit<WorldShape, 'nodes' | 'pool'> = { latencyMs: [50, 150], throttle: true, imdsLagMs: 500 };
@@ -51,10 +56,11 @@ export async function startWorld(shape: WorldShape): Promise<Sim> {
     imdsLagMs: shape.imdsLagMs,
     ec2: {
       ...(shape.seed !== undefined ? { random: () => faults.next() } : {}),
-      faults: { latencyMs: shape.latencyMs, throttle: shape.throttle, errorRate: shape.errorRate ?? {}, staleReadMs: shape.staleReadMs ?? 0, raceNext: shape.raceNext ?? 0 },
+      faults: { latencyMs: shape.latencyMs, throttle: shape.throttle && shape.load ? accountBuckets(shape.load) : shape.throttle, errorRate: shape.errorRate ?? {}, staleReadMs: shape.staleReadMs ?? 0, raceNext: shape.raceNext ?? 0 },
     },
   };
   const sim = await Sim.start(options);
+  if (shape.unknownMs) for (const node of sim.nodes) sim.world.unknownFor(node.instance.enis[0]!.networkInterfaceId, shape.unknownMs);
   // The pool was made long before: stale reads must not see it missing.
   if (shape.staleReadMs) await new Promise((r) => setTimeout(r, shape.staleReadMs));
   return sim;

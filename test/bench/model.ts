@@ -6,6 +6,7 @@ import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
 import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
 import { World } from '../sim/world.js';
+import { accountBuckets, type AccountLoad } from '../sim/throttle.js';
 import { TRIO } from './scenarios.js';
 import { callsUntilReady, summarize, type Summary } from './stats.js';
 
@@ -19,6 +20,10 @@ export interface ModelFleet {
   faults?: Partial<InProcessFaults>;
   flags?: Record<string, unknown>;
   capMs?: number;
+  /** a busy account: smaller buckets, a neighbour's share of each refill */
+  load?: AccountLoad;
+  /** every node's interface is unknown to EC2's API for its first this-many ms */
+  unknownMs?: number;
 }
 
 export interface ModelResult {
@@ -37,7 +42,7 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
   const ids = rng(shape.seed ^ 0x5eed);
   const world = new World({ now: time.clock.now, imdsLagMs: shape.imdsLagMs ?? 500, random: () => ids.next() });
   world.addPool(shape.pool, { color: 'orange' });
-  const ec2 = new InProcessEc2(world, time, { latencyMs: [50, 150], throttle: true, ...shape.faults });
+  const ec2 = new InProcessEc2(world, time, { latencyMs: [50, 150], throttle: shape.load ? accountBuckets(shape.load) : true, ...shape.faults });
   const config = testConfig(shape.flags ?? {});
   const agents: { id: string; built: Built; start: number; done?: Promise<number> }[] = [];
   for (let i = 0; i < shape.nodes; i++) {
@@ -52,6 +57,7 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
     agents.map(async (a) => {
       await time.sleep(a.start);
       a.start = time.clock.now();
+      if (shape.unknownMs) world.unknownFor(world.instances.get(a.id)!.enis[0]!.networkInterfaceId, shape.unknownMs);
       a.done = runDaemon(a.built.deps);
       a.done.catch(() => {});
     }),

@@ -2,13 +2,15 @@
 // `bench.ts` is the command line around it; `bench.test.ts` runs a tiny one.
 import { cpus, release } from 'node:os';
 import { footprint, type FootprintRow } from './footprint.js';
-import { bucketFloorS, fleet, oversubscribed, storm, trio, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
+import { bucketFloorS, fleet, oversubscribed, storm, trio, unknownEni, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
+import { accountBuckets, type AccountLoad } from '../sim/throttle.js';
+import { writeCharts } from './charts.js';
 import { modelFleet, modelTrio, type ModelResult, type ModelTrioRow } from './model.js';
 import { fmt, summarize, table } from './stats.js';
 
-export type ModelRow = ModelResult & { nodes: number; seed: number };
+export type ModelRow = ModelResult & { nodes: number; seed: number; load?: AccountLoad };
 
-export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint', 'model'] as const;
+export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint', 'model', 'unknown'] as const;
 const STRATEGIES: Strategy[] = ['agent', 'first-free', 'random'];
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -39,6 +41,21 @@ export interface BenchOptions {
   modelSeeds: number;
   /** seeds of the faulty trio in the model */
   modelTrioSeeds: number;
+  /** every bucket's size and refill times this, for the storms, strategies and model (1: published) */
+  buckets: number;
+  /** a neighbour's share of each bucket's refill while the storms boot (0: none) */
+  neighbour: number;
+  /** the unknown-interface scenario: this many nodes, each interface unknown to EC2 for unknownS */
+  unknownNodes: number;
+  unknownS: number;
+  /** write each storm's chart (nodes ready over time, by strategy, with the floor) as SVG here */
+  chartsDir: string | undefined;
+}
+
+/** The account's load the options ask for; undefined: the published buckets. */
+export function loadOf(options: Pick<BenchOptions, 'buckets' | 'neighbour'>): AccountLoad | undefined {
+  if (options.buckets === 1 && options.neighbour === 0) return undefined;
+  return { scale: options.buckets, neighbour: { describe: options.neighbour, mutating: options.neighbour } };
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -58,6 +75,11 @@ export const DEFAULTS: BenchOptions = {
   modelNodes: [200],
   modelSeeds: 3,
   modelTrioSeeds: 100,
+  buckets: 1,
+  neighbour: 0,
+  unknownNodes: 5,
+  unknownS: 6,
+  chartsDir: undefined,
 };
 
 export interface BenchResult {
@@ -77,10 +99,11 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   const fleets: FleetRow[] = [];
   const say = (row: FleetRow) =>
     progress(`${row.scenario}/${row.strategy} N=${row.nodes}: ${row.ready} ready, all ready ${fmt(row.allReadyS, 2)} s, calls mean ${fmt(row.calls.mean, 2)}, double claims ${row.doubleClaims.total}`);
+  const load = loadOf(options);
   if (options.scenarios.includes('storm')) {
     for (const n of options.nodes) {
       progress(`storm: ${n} nodes on ${n} addresses …`);
-      fleets.push(await storm(n, 'agent', options.capS));
+      fleets.push(await storm(n, 'agent', options.capS, 'storm', load));
       say(fleets.at(-1)!);
     }
   }
@@ -94,7 +117,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       progress(`strategies: ${strategy}, ${options.strategyNodes} nodes …`);
       // The agent's storm at this size was just measured: the same experiment, not run twice.
       const same = strategy === 'agent' ? fleets.find((r) => r.scenario === 'storm' && r.nodes === options.strategyNodes) : undefined;
-      fleets.push(same ? { ...same, scenario: 'strategy' } : await storm(options.strategyNodes, strategy, strategy === 'first-free' ? options.baselineCapS : options.capS, 'strategy'));
+      fleets.push(same ? { ...same, scenario: 'strategy' } : await storm(options.strategyNodes, strategy, strategy === 'first-free' ? options.baselineCapS : options.capS, 'strategy', load));
       say(fleets.at(-1)!);
     }
   }
@@ -104,6 +127,11 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       fleets.push(await fleet({ nodes: options.spreadNodes, pool: options.spreadNodes, spreadS: options.spreadS }, strategy, options.spreadS + options.capS, 'spread'));
       say(fleets.at(-1)!);
     }
+  }
+  if (options.scenarios.includes('unknown')) {
+    progress(`unknown interface: ${options.unknownNodes} nodes, each interface unknown to EC2 for ${options.unknownS} s …`);
+    fleets.push(await unknownEni(options.unknownNodes, options.unknownS, options.capS));
+    say(fleets.at(-1)!);
   }
   const trios: TrioRow[] = [];
   if (options.scenarios.includes('trio')) {
@@ -119,7 +147,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     for (const nodes of options.modelNodes) {
       for (let seed = 1; seed <= options.modelSeeds; seed++) {
         progress(`model: ${nodes} nodes at once, seed ${seed} (in process, fake clock) …`);
-        model.push({ nodes, seed, ...(await modelFleet({ nodes, pool: nodes, seed })) });
+        model.push({ nodes, seed, ...(load ? { load } : {}), ...(await modelFleet({ nodes, pool: nodes, seed, ...(load ? { load } : {}) })) });
       }
     }
   }
@@ -127,6 +155,9 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   if (options.scenarios.includes('model') && options.modelTrioSeeds > 0) {
     progress(`model: faulty trio, ${options.modelTrioSeeds} seeds (in process, fake clock) …`);
     trioInModel = await modelTrio(options.modelTrioSeeds);
+  }
+  if (options.chartsDir) {
+    for (const path of await writeCharts(fleets, options.chartsDir)) progress(`chart: ${path}`);
   }
   let fp: FootprintRow | undefined;
   if (options.scenarios.includes('footprint')) {
@@ -151,7 +182,11 @@ export function render(result: BenchResult): string {
   const out: string[] = [];
   const { machine } = result;
   out.push(`eip-agent bench — ${machine.nproc} cores (${machine.cpu}), node ${machine.node}, kernel ${machine.kernel}, took ${fmt(result.tookS, 0)} s`);
-  out.push('EC2 sim: latency 50–150 ms per call, token buckets Describe 100 @ 20/s, mutating 50 @ 5/s; IMDS shows a new association 500 ms late');
+  const buckets = accountBuckets(loadOf(result.options));
+  const neighbour = result.options.neighbour > 0 ? ` (a neighbour takes ${Math.round(result.options.neighbour * 100)} % of each refill)` : '';
+  out.push(
+    `EC2 sim: latency 50–150 ms per call, token buckets Describe ${buckets.read.capacity} @ ${fmt(buckets.read.refillPerSecond, 1)}/s, mutating ${buckets.write.capacity} @ ${fmt(buckets.write.refillPerSecond, 1)}/s${neighbour}; IMDS shows a new association 500 ms late`,
+  );
   if (result.fleets.length) {
     out.push('', 'Fleets (calls = EC2 HTTP requests per node until ready, throttled ones included; mutating = AssociateAddress; floor = what the buckets need at least; times in s)');
     const header = ['scenario', 'strategy', 'nodes', 'pool', 'ready', 'calls mean', 'p50', 'p99', 'max', 'mutating mean', 'throttled', 'lost races', 'floor', 'all ready', '× floor', 'ready p50', 'ready p99', 'double claims'];
@@ -232,7 +267,7 @@ export function render(result: BenchResult): string {
         ['nodes', 'seed', 'ready', 'calls mean', 'max', 'mutating mean', 'throttled', 'lost races', 'floor', 'all ready', '× floor', 'ready p99', 'double claims'],
         result.model.map((m) => {
           const ready = summarize(m.readyMs.map((ms) => ms / 1000));
-          const floor = bucketFloorS(m.nodes, m.nodes);
+          const floor = bucketFloorS(m.nodes, m.nodes, m.load);
           const all = m.allReadyMs === undefined ? undefined : m.allReadyMs / 1000;
           return [String(m.nodes), String(m.seed), String(m.ready), fmt(summarize(m.calls).mean, 2), String(Math.max(...m.calls)), fmt(summarize(m.mutating).mean, 2), String(m.throttled), String(m.lostRaces), fmt(floor, 0), fmt(all, 1), all === undefined ? '-' : fmt(all / floor, 2), fmt(ready.p99, 2), String(m.doubleClaims)];
         }),

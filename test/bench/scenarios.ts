@@ -7,11 +7,12 @@ import { countDoubleClaims, type DoubleClaims, type SeenAssociation } from './ch
 import { REALISTIC, TAGS, startAgent, startWorld, teardown, until, type AgentHandle, type WorldShape } from './fleet.js';
 import type { SimNode } from '../sim/sim.js';
 import { callsUntilReady, summarize, type Summary } from './stats.js';
+import { accountBuckets, floorS, type AccountLoad } from '../sim/throttle.js';
 
 export type Strategy = 'agent' | Baseline;
 
 export interface FleetRow {
-  scenario: 'storm' | 'over-subscribed' | 'strategy' | 'spread' | 'trio';
+  scenario: 'storm' | 'over-subscribed' | 'strategy' | 'spread' | 'trio' | 'unknown-eni';
   strategy: Strategy;
   nodes: number;
   pool: number;
@@ -21,8 +22,12 @@ export interface FleetRow {
   calls: Summary;
   /** AssociateAddress/DisassociateAddress requests per node until ready (throttled ones included) */
   mutating: Summary;
-  /** s the account's buckets need at least for this fleet (bucketFloorS) */
+  /** s the account's buckets need at least for this fleet: the effective ones, under its load (floorS) */
   floorS: number;
+  /** the account's load, when not the published buckets alone */
+  load?: AccountLoad;
+  /** s from the fleet's start to each ready node's ready, sorted (for the charts) */
+  readyAtS: number[];
   callsByAction: Record<string, number>;
   throttled: number;
   lostRaces: number;
@@ -60,12 +65,11 @@ interface Outcome {
  * lists once (Describe: 100, +20/s) and each address is associated once (mutating: 50,
  * +5/s); whatever a bucket cannot serve from its burst waits for its refill.
  */
-export function bucketFloorS(nodes: number, pool: number): number {
-  const associations = Math.min(nodes, pool);
-  return Math.max(0, (associations - 50) / 5, (nodes - 100) / 20);
+export function bucketFloorS(nodes: number, pool: number, load?: AccountLoad): number {
+  return floorS(nodes, pool, accountBuckets(load));
 }
 
-function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, pool: number, t0: number, capS: number, outcomes: Outcome[], seen: SeenAssociation[], failures: string[]): FleetRow {
+function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, pool: number, t0: number, capS: number, outcomes: Outcome[], seen: SeenAssociation[], failures: string[], load?: AccountLoad): FleetRow {
   const calls = sim.ec2.calls;
   const perNode = callsUntilReady(calls, outcomes);
   const callsByAction: Record<string, number> = {};
@@ -81,7 +85,9 @@ function measure(sim: Sim, scenario: FleetRow['scenario'], strategy: Strategy, p
     ready: readyAts.length,
     calls: summarize(perNode.all),
     mutating: summarize(perNode.mutating),
-    floorS: bucketFloorS(outcomes.length, pool),
+    floorS: bucketFloorS(outcomes.length, pool, load),
+    ...(load ? { load } : {}),
+    readyAtS: readyAts.map((at) => (at - t0) / 1000),
     callsByAction,
     throttled: sim.ec2.count({ outcome: 'RequestLimitExceeded' }),
     lostRaces: sim.ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
@@ -135,7 +141,7 @@ export async function fleet(shape: FleetShape, strategy: Strategy, capS: number,
     const agents = await startFleet(sim, seen, failures, { spreadMs, ...(shape.seed !== undefined ? { seed: shape.seed } : {}) });
     try {
       await until(() => agents.every((a) => a.readyAt() !== undefined) || failures.length > 0, capS * 1000);
-      return measure(sim, scenario, strategy, shape.pool, t0, capS, agents.map(outcomeOf), seen, failures);
+      return measure(sim, scenario, strategy, shape.pool, t0, capS, agents.map(outcomeOf), seen, failures, shape.world?.load);
     } finally {
       await teardown(sim, agents);
     }
@@ -152,15 +158,23 @@ export async function fleet(shape: FleetShape, strategy: Strategy, capS: number,
         });
       }),
     );
-    return measure(sim, scenario, strategy, shape.pool, t0, capS, runs.map((r) => ({ caller: r.node.instance.instanceId, startedAt: r.startedAt, readyAt: r.readyAt })), seen, failures);
+    return measure(sim, scenario, strategy, shape.pool, t0, capS, runs.map((r) => ({ caller: r.node.instance.instanceId, startedAt: r.startedAt, readyAt: r.readyAt })), seen, failures, shape.world?.load);
   } finally {
     await sim.close();
   }
 }
 
 /** N nodes boot at once on N free addresses. */
-export function storm(nodes: number, strategy: Strategy, capS: number, scenario: FleetRow['scenario'] = 'storm'): Promise<FleetRow> {
-  return fleet({ nodes, pool: nodes }, strategy, capS, scenario);
+export function storm(nodes: number, strategy: Strategy, capS: number, scenario: FleetRow['scenario'] = 'storm', load?: AccountLoad): Promise<FleetRow> {
+  return fleet({ nodes, pool: nodes, ...(load ? { world: { load } } : {}) }, strategy, capS, scenario);
+}
+
+/**
+ * Nodes whose interface EC2's API does not know for their first `unknownS` (eventual
+ * consistency at boot): what it costs each node, and how soon it is ready once known.
+ */
+export function unknownEni(nodes: number, unknownS: number, capS: number): Promise<FleetRow> {
+  return fleet({ nodes, pool: nodes, world: { unknownMs: unknownS * 1000 } }, 'agent', capS, 'unknown-eni');
 }
 
 export interface TrioRow {

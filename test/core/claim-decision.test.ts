@@ -66,7 +66,10 @@ test('what each outcome of an attempt leads to', () => {
     ['lost race: spread, then list again', [attempted('conflict')], true, 'wait', 'contention'],
     ['throttled: spread', [attempted('throttled')], true, 'wait', 'contention'],
     ['uncertain (5xx, timeout): read the allocation first', [attempted('uncertain')], true, 'read'],
-    ['released meanwhile: list again', [attempted('not-found')], true, 'list'],
+    ['released meanwhile: a short pause, then list again', [attempted('not-found')], true, 'wait', 'vanished'],
+    ['… and the listing after it', [attempted('not-found'), { of: 'waited', why: 'vanished', ms: 200 }], true, 'list'],
+    ['our interface unknown to EC2: a paced wait for it', [attempted('target-unknown')], true, 'wait', 'target-unknown'],
+    ['IAM refused, or an answer we do not know: a long wait, never at once', [attempted('refused')], true, 'wait', 'refused'],
   ];
   for (const [name, observations, proves, next, why] of cases) {
     const { step } = after([...base, ...observations], proves);

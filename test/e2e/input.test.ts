@@ -18,6 +18,9 @@ describe('bad input', () => {
     { name: 'unparseable --health-listen', args: ['run', '--tag-key', 'color', '--health-listen', 'port-eighty'], code: 2, message: /^eip-agent: --health-listen: expected HOST:PORT/ },
     { name: '--private-ip not on the interface', args: ['run', '--tag-key', 'color', '--private-ip', '10.99.99.99', '--health-listen', '127.0.0.1:0'], code: 2, message: /^eip-agent: --private-ip: expected a private IPv4 of eni-[0-9a-f]+ \(10\.[0-9.]+\), got 10\.99\.99\.99$/ },
     { name: '--device-index with no interface', args: ['run', '--tag-key', 'color', '--device-index', '3', '--health-listen', '127.0.0.1:0'], code: 2, message: /^eip-agent: --device-index: expected a device index of this instance's interfaces \(0\), got 3$/ },
+    // An Elastic IP associates only in its own region: a --region elsewhere is bad input (README, "Region").
+    { name: '--region other than the instance region', args: ['run', '--tag-key', 'color', '--region', 'us-east-1', '--health-listen', '127.0.0.1:0'], code: 2, message: /^eip-agent: --region: expected this instance's region eu-west-1 \(IMDS placement\/region\): an Elastic IP can be associated only in its own region, got us-east-1$/ },
+    { name: 'EIP_AGENT_REGION other than the instance region', args: ['claim', '--tag-key', 'color'], env: { EIP_AGENT_REGION: 'us-east-1' }, code: 2, message: /^eip-agent: EIP_AGENT_REGION: expected this instance's region eu-west-1/ },
     { name: 'unknown flag', args: ['run', '--tag-key', 'color', '--colour', 'x'], code: 2, message: /Unknown argument: colour/ },
     { name: 'wait with a bad --timeout', args: ['wait', '--timeout', 'soon'], code: 2, message: /--timeout: expected a number, got "soon"/ },
   ];

@@ -28,7 +28,8 @@ test('retryDelay on EC2 reads: a lone fault is short; a second throttle spreads 
     [2, true, 1, 2500], // a second throttle in a row: the 2.5 s the Describe bucket needs to refill half
     [3, true, 1, 2500],
     [4, true, 1, 4000], // doubling again once past it
-    [9, true, 1, 10_000], // never above the cap
+    [6, true, 1, 10_000], // never above the cap, for six throttles in a row
+    [7, true, 1, 30_000], // seven in a row is a crowd, not bad luck: the crowd's cap
     [2, false, 1, 400], // faults that are not throttles keep doubling from 200 ms
   ];
   for (const [retry, throttled, random, expected] of cases) {

@@ -88,3 +88,15 @@ const STATUS: Readonly<Record<string, number>> = {
 export function statusOf(code: string): number {
   return STATUS[code] ?? 400;
 }
+
+/**
+ * EC2's text for an UnauthorizedOperation: mutating actions carry an encoded authorization
+ * message (what `aws sts decode-authorization-message` decodes); here a base64url JSON of
+ * the decision's gist, enough for the agent to hand the operator.
+ */
+export function unauthorizedMessage(action: string, caller: string | undefined): string {
+  const text = 'You are not authorized to perform this operation.';
+  if (action.startsWith('Describe')) return text;
+  const encoded = Buffer.from(JSON.stringify({ allowed: false, explicitDeny: false, context: { action: `ec2:${action}`, principal: caller ?? 'unknown' } })).toString('base64url');
+  return `${text} Encoded authorization failure message: ${encoded}`;
+}

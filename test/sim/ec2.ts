@@ -11,7 +11,7 @@ import type { World } from './world.js';
 import { ACTIONS, booleanParam } from './ec2-actions.js';
 import { verifySigV4 } from './ec2-auth.js';
 import type { SimCredentials } from './ec2-auth.js';
-import { defaultFaults, statusOf } from './ec2-faults.js';
+import { defaultFaults, statusOf, unauthorizedMessage } from './ec2-faults.js';
 import type { ErrorFault, Faults, ScriptedFault } from './ec2-faults.js';
 import { parseForm } from './ec2-query.js';
 import type { Params } from './ec2-query.js';
@@ -193,7 +193,7 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
       // actually making the request": the IAM hook answers, the world never changes.
       const dryRun = booleanParam(params, 'DryRun') === true;
       if (faults.deny?.(action, params, caller)) {
-        throw new SimError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
+        throw new SimError('UnauthorizedOperation', unauthorizedMessage(action, caller), 403);
       }
       if (dryRun) throw new SimError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 

@@ -5,18 +5,18 @@
 // (adapters/ec2-errors.ts); the HTTP tier (test/e2e, test/adapters) covers the adapters.
 import { serviceKind } from '../../agent/adapters/ec2-errors.js';
 import { inPool } from '../../agent/core/pool.js';
-import { AgentError, type ErrorKind } from '../../agent/shared/errors.js';
+import { AgentError, kindOfStatus, type ErrorKind } from '../../agent/shared/errors.js';
 import type { AddressView, Ec2CallRecord, Ec2Port, Identity, ImdsPort, Notices } from '../../agent/shared/ports.js';
 import type { Timing } from '../../agent/shared/time.js';
-import type { Faults as HttpFaults } from './ec2-faults.js';
-import { EC2_BUCKETS, TokenBucket } from './throttle.js';
+import { statusOf, unauthorizedMessage, type Faults as HttpFaults } from './ec2-faults.js';
+import { EC2_BUCKETS, TokenBucket, type BucketSize } from './throttle.js';
 import { SimError, type Address, type World } from './world.js';
 
 export interface InProcessFaults {
   /** [min, max] ms each call takes, uniform */
   latencyMs: [number, number];
-  /** EC2's published buckets, shared by the whole account */
-  throttle: boolean;
+  /** EC2's buckets, shared by the whole account: true for the published sizes, or these */
+  throttle: boolean | { read: BucketSize; write: BucketSize };
   /** per-call probability of each EC2 error, before the action applies (as the HTTP simulator's) */
   errorRate: Pick<HttpFaults['errorRate'], 'RequestLimitExceeded' | 'InternalError'>;
   /** DescribeAddresses answers from the state this many ms ago */
@@ -39,10 +39,12 @@ export interface InProcessCall {
 
 type Scripted = { before: 'throttled' | 'transient' | 'malformed' } | { after: 'transient' | 'malformed' };
 
-/** Typed as the EC2 adapter types the same code over HTTP (adapters/ec2-errors.ts). */
+/** Typed as the EC2 adapter types the same code over HTTP (adapters/ec2-errors.ts), with EC2's status for it. */
 function typed(action: string, code: string, message = code): AgentError {
   if (code === 'malformed') return new AgentError('malformed', 'ec2.malformed', `EC2 ${action}: ${code}: ${message}`);
-  return new AgentError(serviceKind(code, undefined, 'client'), code, `EC2 ${action}: ${code}: ${message}`);
+  if (code === 'network') return new AgentError('transient', 'ec2.network', `EC2 ${action}: no answer (ECONNRESET): ${message}`);
+  const status = statusOf(code);
+  return new AgentError(serviceKind(code, status, status >= 500 ? 'server' : 'client'), code, `EC2 ${action}: ${code} (HTTP ${status}): ${message}`);
 }
 
 function view(a: Address): AddressView {
@@ -67,6 +69,8 @@ export class InProcessEc2 {
   readonly calls: InProcessCall[] = [];
   readonly faults: InProcessFaults;
   private readonly scripts = new Map<string, Scripted[]>();
+  /** action → the answer every call of it gets (an EC2 code, `network` or `malformed`) */
+  private readonly served = new Map<string, string>();
   private readonly buckets;
 
   constructor(
@@ -76,10 +80,16 @@ export class InProcessEc2 {
   ) {
     this.faults = { latencyMs: [0, 0], throttle: false, errorRate: {}, staleReadMs: 0, raceNext: 0, ...faults };
     const now = time.clock.now();
+    const sizes = typeof this.faults.throttle === 'object' ? this.faults.throttle : EC2_BUCKETS;
     this.buckets = {
-      read: new TokenBucket(EC2_BUCKETS.read, now),
-      write: new TokenBucket(EC2_BUCKETS.write, now),
+      read: new TokenBucket(sizes.read, now),
+      write: new TokenBucket(sizes.write, now),
     };
+  }
+
+  /** Every call of `action` from now on is answered `code` (an EC2 code, `network`, `malformed`), the world unchanged. */
+  serve(action: string, code: string): void {
+    this.served.set(action, code);
   }
 
   /** The next call of `action` meets this fault: before the world changes, or after (answer lost). */
@@ -105,9 +115,11 @@ export class InProcessEc2 {
         record(code, error.kind);
         throw error;
       };
+      const served = this.served.get(action);
+      if (served !== undefined) fail(served, served === 'UnauthorizedOperation' ? unauthorizedMessage(action, caller) : `Served ${served}`);
       const scripted = this.scripts.get(action)?.shift();
       if (scripted && 'before' in scripted) fail(scripted.before === 'throttled' ? 'RequestLimitExceeded' : scripted.before === 'transient' ? 'InternalError' : 'malformed');
-      if (this.faults.throttle && !(mutating ? this.buckets.write : this.buckets.read).take(at)) fail('RequestLimitExceeded');
+      if (this.faults.throttle !== false && !(mutating ? this.buckets.write : this.buckets.read).take(at)) fail('RequestLimitExceeded');
       if (this.time.random() < (this.faults.errorRate.RequestLimitExceeded ?? 0)) fail('RequestLimitExceeded');
       if (this.time.random() < (this.faults.errorRate.InternalError ?? 0)) fail('InternalError');
       let result: T;
@@ -156,8 +168,11 @@ export class InProcessEc2 {
   }
 }
 
+/** An IMDS answer served persistently: an HTTP status, or `network` (no answer). */
+export type ImdsFault = { status: number } | 'network';
+
 /** IMDS of one instance, in process: identity, the public IPs with the world's IMDS lag, notices. */
-export function inProcessImds(world: World, instanceId: string, time: Timing): ImdsPort {
+export function inProcessImds(world: World, instanceId: string, time: Timing, fault?: () => ImdsFault | undefined): ImdsPort {
   const instance = () => {
     const found = world.instances.get(instanceId);
     if (!found) throw new AgentError('transient', 'imds.unreachable', `IMDS of ${instanceId}: the instance is gone`);
@@ -165,6 +180,10 @@ export function inProcessImds(world: World, instanceId: string, time: Timing): I
   };
   const local = async <T>(fn: () => T): Promise<T> => {
     await time.sleep(1); // a link-local service: a millisecond
+    const f = fault?.();
+    // Typed as adapters/imds.ts types them: by the one status map, or no answer.
+    if (f === 'network') throw new AgentError('transient', 'imds.unreachable', `IMDS: no answer (ECONNREFUSED)`);
+    if (f) throw new AgentError(kindOfStatus(f.status), `imds.${f.status}`, `IMDS: HTTP ${f.status}`);
     return fn();
   };
   return {

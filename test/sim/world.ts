@@ -263,7 +263,25 @@ export class World {
   }
 
   findEni(networkInterfaceId: string): Eni | undefined {
+    if (!this.known(networkInterfaceId)) return undefined;
     return this.allEnis().find((e) => e.networkInterfaceId === networkInterfaceId);
+  }
+
+  /** interface or instance id → world time until which EC2's API does not know it yet */
+  private readonly unknownUntil = new Map<string, number>();
+
+  /**
+   * EC2 is eventually consistent: an interface or instance just created may be unknown to
+   * the API (InvalidNetworkInterfaceID.NotFound, InvalidInstanceID.NotFound) for a moment
+   * while IMDS on the host already names it. Unknown for `ms` from now.
+   */
+  unknownFor(id: string, ms: number): void {
+    this.unknownUntil.set(id, this.now() + ms);
+  }
+
+  private known(id: string): boolean {
+    const until = this.unknownUntil.get(id);
+    return until === undefined || this.now() >= until;
   }
 
   instanceByAccessKey(accessKeyId: string): Instance | undefined {
@@ -342,7 +360,7 @@ export class World {
       }
       eni = found;
     } else {
-      const instance = this.instances.get(input.instanceId!);
+      const instance = this.known(input.instanceId!) ? this.instances.get(input.instanceId!) : undefined;
       if (!instance) {
         throw new SimError('InvalidInstanceID.NotFound', `The instance ID '${input.instanceId}' does not exist`);
       }

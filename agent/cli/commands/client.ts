@@ -95,6 +95,7 @@ export function statusTable(status: Status): string {
     ['conflicts', status.conflicts],
     ['last error', status.lastError],
     ['version', status.version],
+    ...(status.warnings?.length ? status.warnings.map((w): [string, unknown] => ['warning', w]) : []),
   ];
   return `${rows.map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n')}\n`;
 }

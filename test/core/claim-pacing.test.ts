@@ -1,0 +1,117 @@
+// The claim's pacing of answers that are neither a win nor plain contention (issue 19), and
+// the mutating rate it learns, as tables: no outcome is ever tried again at once.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decide, initialMemory, observe, type ClaimMemory, type ClaimObservation, type ClaimSettings, type ClaimStep } from '../../agent/core/claim-decision.js';
+import type { AddressView } from '../../agent/shared/ports.js';
+
+const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', mac: '0a:00:00:00:00:01' };
+const settings: ClaimSettings = { pool: { tagKey: 'color', tagValue: 'orange' }, target, relist: { intervalMs: 5000, maxMs: 30_000 }, liveCheckProves: true, region: 'eu-west-1' };
+const address = (n: number): AddressView => ({ allocationId: `eipalloc-${n}`, publicIp: `198.51.100.${n}`, tags: { color: 'orange' } });
+const pool = (free: number) => Array.from({ length: free }, (_, i) => address(i + 1));
+const listed = (free: number, at?: number, throttled = 0): ClaimObservation => ({ of: 'listed', addresses: pool(free), throttled, ...(at === undefined ? {} : { at }) });
+const looked: ClaimObservation = { of: 'looked', publicIps: [] };
+
+const feed = (memory: ClaimMemory, ...seen: ClaimObservation[]) => seen.reduce((m, o) => observe(m, o, settings), memory);
+const step = (memory: ClaimMemory, random = 1) => decide(memory, settings, () => random);
+const attempted = (memory: ClaimMemory, result: Extract<ClaimObservation, { of: 'attempted' }>['result'], code?: string): ClaimMemory => {
+  const s = step(memory, 0.5) as Extract<ClaimStep, { do: 'attempt' }>;
+  assert.equal(s.do, 'attempt');
+  return feed(memory, { of: 'attempted', address: s.address, result, ...(code ? { code } : {}) });
+};
+
+test('the same answer again and again: each wait before the next attempt is longer (never at once)', () => {
+  // name, result, code, the wait's why, its ceilings (random = 1) for the 1st..6th time in a row
+  const cases: [string, Extract<ClaimObservation, { of: 'attempted' }>['result'], string, string, number[]][] = [
+    ['IAM refused: 2 s doubling to a minute', 'refused', 'UnauthorizedOperation', 'refused', [2000, 4000, 8000, 16_000, 32_000, 60_000]],
+    ['an answer the agent does not know: the same', 'refused', 'Gateway.NotAttached', 'refused', [2000, 4000, 8000, 16_000, 32_000, 60_000]],
+    ['our interface unknown to EC2: 0.5 s doubling to 4 s', 'target-unknown', 'InvalidNetworkInterfaceID.NotFound', 'target-unknown', [500, 1000, 2000, 4000, 4000, 4000]],
+    ['the address vanished: 250 ms, doubling', 'not-found', 'InvalidAllocationID.NotFound', 'vanished', [250, 500, 1000, 2000, 4000, 8000]],
+  ];
+  for (const [name, result, code, why, ceilings] of cases) {
+    let memory = feed(initialMemory(), listed(3), looked);
+    const waits: number[] = [];
+    for (let i = 0; i < ceilings.length; i++) {
+      memory = attempted(memory, result, code);
+      const wait = step(memory) as Extract<ClaimStep, { do: 'wait' }>;
+      assert.equal(wait.why, why, `${name} #${i + 1}`);
+      assert.ok((step(memory, 0) as { ms: number }).ms >= wait.ms / 2, `${name}: equal jitter, never near zero`);
+      waits.push(wait.ms);
+      memory = feed(memory, { of: 'waited', why: wait.why, ms: wait.ms });
+      if (memory.listing === undefined) memory = feed(memory, listed(3), looked);
+    }
+    assert.deepEqual(waits, ceilings, name);
+  }
+});
+
+test('the reasons name the code, and a refusal names what it does next', () => {
+  let memory = attempted(feed(initialMemory(), listed(3), looked), 'refused', 'UnauthorizedOperation');
+  assert.match((step(memory) as { reason: string }).reason, /^AssociateAddress refused \(UnauthorizedOperation\): asking again in 2 s$/);
+  memory = attempted(feed(initialMemory(), listed(3), looked), 'target-unknown', 'InvalidInstanceID.NotFound');
+  assert.equal((step(memory) as { reason: string }).reason, 'EC2 does not know interface eni-0aaa of instance i-0aaa in eu-west-1 yet (InvalidInstanceID.NotFound): waiting for it');
+});
+
+test('a target unknown for two minutes: one clear error naming interface, instance and region', () => {
+  let memory = feed(initialMemory(), listed(3), looked);
+  let waited = 0;
+  for (;;) {
+    const next = step(memory);
+    if (next.do === 'fail') {
+      assert.equal(next.code, 'claim.target-unknown');
+      assert.match(next.reason, /^EC2 does not know interface eni-0aaa of instance i-0aaa in eu-west-1 \(InvalidNetworkInterfaceID\.NotFound for 12\d s\): expected the instance's own interface in the instance's own region$/);
+      break;
+    }
+    if (next.do === 'attempt') {
+      memory = feed(memory, { of: 'attempted', address: next.address, result: 'target-unknown', code: 'InvalidNetworkInterfaceID.NotFound' });
+      continue;
+    }
+    assert.equal(next.do, 'wait');
+    if (next.do !== 'wait') return;
+    assert.ok(next.ms <= 16_000, 'from 30 s on, 8–16 s');
+    waited += next.ms;
+    memory = feed(memory, { of: 'waited', why: next.why, ms: next.ms });
+  }
+  assert.ok(waited >= 120_000 && waited < 140_000, `${waited}`);
+  // Known in time: a win clears the count.
+  const known = attempted(feed(attempted(feed(initialMemory(), listed(3), looked), 'target-unknown', 'InvalidInstanceID.NotFound'), { of: 'waited', why: 'target-unknown', ms: 400 }), { associationId: 'eipassoc-1' });
+  assert.equal(step(known).do, 'done');
+  assert.equal(known.unknownMs, 0);
+});
+
+test('a stall floor under every contention wait once seven attempts in a row won nothing', () => {
+  // A lost race alone spreads 1 s; from the eighth stall the floor is 1 s doubling to 30 s.
+  let memory = feed(initialMemory(), listed(3), looked);
+  const windows: number[] = [];
+  for (let i = 0; i < 13; i++) {
+    memory = attempted(memory, 'conflict');
+    const wait = step(memory) as Extract<ClaimStep, { do: 'wait' }>;
+    assert.equal(wait.why, 'contention');
+    windows.push(wait.ms);
+    memory = feed(memory, { of: 'waited', why: 'contention', ms: wait.ms }, { of: 'forgot' }, listed(3), looked);
+  }
+  assert.deepEqual(windows, [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 2000, 4000, 8000, 16_000, 30_000]);
+});
+
+test('the rate EC2 serves: learned from the free count once the bucket was seen empty; the published refill is the ceiling', () => {
+  const spread = (memory: ClaimMemory) => (step(memory) as Extract<ClaimStep, { do: 'wait' }>).ms;
+  const throttled = (memory: ClaimMemory) => attempted(memory, 'throttled');
+  // First listing at 0 s (200 free), throttled, spread, listing at 20 s: 160 free.
+  const first = feed(initialMemory(), listed(200, 0), looked);
+  const cases: [string, number, number][] = [
+    // name, free at 20 s, the next window after another throttle (random = 1)
+    ['EC2 served 2 a second: 2 × 1.25 = 2.5 a second → 160 / 2.5', 160, 64_000],
+    ['EC2 served 5 a second: 6.25, capped at the published 5 → 100 / 5', 100, 20_000],
+    ['EC2 served 7.5 a second: never above the published 5 → 50 / 5', 50, 10_000],
+    ['EC2 served nothing: never below 0.5 a second → 200 / 0.5', 200, 400_000],
+  ];
+  for (const [name, free, expected] of cases) {
+    let memory = throttled(first);
+    assert.equal(spread(memory), 30_000, 'the first window: (200 − 50) / 5');
+    memory = feed(memory, { of: 'waited', why: 'contention', ms: 20_000 }, listed(free, 20_000), looked);
+    memory = throttled(memory);
+    assert.equal(spread(memory), expected, name);
+  }
+  // Without an empty bucket seen, a slowly falling free count (a crowd spreading) teaches nothing.
+  const calm = feed(initialMemory(), listed(200, 0), looked, { of: 'attempted', address: address(1), result: 'conflict' }, { of: 'waited', why: 'contention', ms: 500 }, listed(199, 20_000), looked);
+  assert.equal(calm.rate, 5);
+});
