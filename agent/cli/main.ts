@@ -9,7 +9,7 @@ import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
 import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
-import { clientConfig, controlConfig, describeConfig, readConfig, readFlags, runConfig, type Env, type Result, type RunConfig } from './config.js';
+import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
 import { productionDeps } from './wiring.js';
@@ -61,7 +61,7 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'wait':
       return waitCommand(client(), flags().get('timeout'), { ...out, clock: systemClock, sleep });
     case 'status':
-      return statusCommand(client(), flags().get('format'), out);
+      return statusCommand(client(), flags().get('format') ?? 'json', out);
     case 'release':
       return releaseCommand(valid(readConfig(command, argv, env, controlConfig)), flags().get('force'), out);
     case 'install':
@@ -70,6 +70,19 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       return installCommand(flags(), { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
     case 'uninstall':
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
+    case 'doctor': {
+      const config = daemon();
+      const f = flags();
+      // Loaded here, not at start: `run` pays nothing for the operator's tools.
+      const { doctorCommand, productionDoctorDeps } = await import('./commands/doctor.js');
+      const options = { config, region: regionInput(f, env), format: f.get('format') ?? 'text', root: f.get('root'), env };
+      return doctorCommand(options, productionDoctorDeps(options), out);
+    }
+    case 'pool': {
+      const config = valid(readConfig(command, argv, env, (f) => poolConfig(f, env)));
+      const { poolCommand, productionPoolDeps } = await import('./commands/pool.js');
+      return poolCommand(config, flags().get('format') ?? 'text', productionPoolDeps(config, out));
+    }
   }
 }
 
@@ -81,6 +94,8 @@ const COMMANDS: [CommandName, string][] = [
   ['release', 'ask the daemon to drain-wait and release now'],
   ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
   ['uninstall', 'remove what install wrote'],
+  ['doctor', 'check on this node everything the claim needs (IMDS, credentials, region, pool, IAM by DryRun, clock, Kubernetes, systemd); changes nothing'],
+  ['pool', 'show the pool: each address with its holder, then size and free (DescribeAddresses only)'],
 ];
 
 async function main(): Promise<number> {

@@ -136,6 +136,8 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
         'content-type': 'text/xml;charset=UTF-8',
         'content-length': Buffer.byteLength(xml),
         'x-amzn-requestid': requestId,
+        // EC2's own clock: the SDK (and the doctor) read their skew from it.
+        date: new Date(Date.now() + faults.clockOffsetMs).toUTCString(),
         server: 'AmazonEC2',
       });
       res.end(xml);
@@ -160,7 +162,7 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
       await delay(min + random() * (max - min));
       const accessKeyId = await verifySigV4(
         { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
-        { region: world.region, now: Date.now(), lookup },
+        { region: world.region, now: Date.now() + faults.clockOffsetMs, lookup },
       );
       caller = keys.get(accessKeyId)?.caller;
       if (!action) throw new SimError('MissingAction', 'The request must contain the parameter Action');
@@ -193,7 +195,10 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
       // actually making the request": the IAM hook answers, the world never changes.
       const dryRun = booleanParam(params, 'DryRun') === true;
       if (faults.deny?.(action, params, caller)) {
-        throw new SimError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
+        // As EC2 words an IAM refusal: the encoded message is opaque (AWS encrypts it; here it is
+        // base64url JSON), for `aws sts decode-authorization-message`.
+        const encoded = Buffer.from(JSON.stringify({ allowed: false, action: `ec2:${action}`, caller: caller ?? null, requestId })).toString('base64url');
+        throw new SimError('UnauthorizedOperation', `You are not authorized to perform this operation. Encoded authorization failure message: ${encoded}`, 403);
       }
       if (dryRun) throw new SimError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 
