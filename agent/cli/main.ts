@@ -1,5 +1,7 @@
 // The command line. The only place that reads argv and the environment, and the only place
 // that exits.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { acquireLock } from '../adapters/lock.js';
@@ -12,6 +14,8 @@ import { installCommand, runSystemctl, uninstallCommand } from './commands/insta
 import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
+import { PATHS } from './install-plan.js';
+import { parseEnvFile } from './installed-env.js';
 import { productionDeps } from './wiring.js';
 
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
@@ -49,6 +53,15 @@ async function withAgent(config: RunConfig, body: typeof runDaemon): Promise<num
   }
 }
 
+function installedEnv(argv: Record<string, unknown>, env: Env): Record<string, string> {
+  const root = typeof argv['root'] === 'string' ? argv['root'] : env['EIP_AGENT_ROOT'] || '/';
+  try {
+    return parseEnvFile(readFileSync(join(root, PATHS.env), 'utf8'));
+  } catch {
+    return {}; // not installed (or not readable): flags and the environment alone
+  }
+}
+
 async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
   const flags = () => valid(readFlags(command, argv, env));
   const client = () => valid(readConfig(command, argv, env, clientConfig));
@@ -71,8 +84,10 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'uninstall':
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
     case 'doctor': {
-      const config = daemon();
-      const f = flags();
+      // On an installed node, the settings install wrote stand in for missing variables.
+      env = { ...installedEnv(argv, env), ...env };
+      const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
+      const f = valid(readFlags(command, argv, env));
       // Loaded here, not at start: `run` pays nothing for the operator's tools.
       const { doctorCommand, productionDoctorDeps } = await import('./commands/doctor.js');
       const options = { config, region: regionInput(f, env), format: f.get('format') ?? 'text', root: f.get('root'), env };

@@ -213,8 +213,10 @@ describe('eip-agent doctor', () => {
       assert.equal(missing.check('systemd-unit').level, 'warn');
       const installed = await runToEnd(['install', '--root', root, ...POOL_FLAGS], sim.env(node));
       assert.equal(installed.code, 0, installed.stderr);
-      const { code, check } = await doctor(sim, node, ['--root', root]);
+      // No pool flags: the settings install wrote (ROOT/etc/eip-agent/env) are the agent's.
+      const { code, check } = await doctor(sim, node, ['--root', root], {}, []);
       assert.equal(code, 0);
+      assert.match(check('pool').detail, /pool color=orange/);
       assert.equal(check('systemd-unit').level, 'pass');
       assert.equal(check('kubelet-gate').level, 'pass');
       assert.equal(check('daemon').level, 'warn', 'no daemon answers');
