@@ -60,7 +60,8 @@ export function createEc2Probe(client: EC2Client): Ec2Probe {
       const seen = lastReading();
       const date = seen?.date ? Date.parse(seen.date) : NaN;
       const clock = seen && Number.isFinite(date)
-        ? { skewMs: date - (seen.sentAt + seen.receivedAt) / 2, uncertaintyMs: (seen.receivedAt - seen.sentAt) / 2 + 1000 }
+        ? // The header counts whole seconds: EC2's time was within [date, date + 1 s).
+          { skewMs: date + 500 - (seen.sentAt + seen.receivedAt) / 2, uncertaintyMs: (seen.receivedAt - seen.sentAt) / 2 + 500 }
         : undefined;
       return { addresses, clock };
     },

@@ -158,7 +158,7 @@ export function dryRunCheck(name: string, what: string, outcome: DryRunOutcome):
 const SIGV4_SKEW_MS = 5 * 60_000;
 const WARN_SKEW_MS = 60_000;
 
-/** `skewMs`: EC2's Date header minus this host's clock at the middle of the request; `uncertaintyMs`: half the round trip plus the header's 1 s resolution. */
+/** `skewMs`: EC2's Date header minus this host's clock at the middle of the request; `uncertaintyMs`: half the round trip plus half the header's 1 s resolution. */
 export function clockCheck(seen: { skewMs: number; uncertaintyMs: number } | undefined): Check {
   const name = 'clock';
   if (!seen) return skip(name, "EC2's answer carried no Date header");

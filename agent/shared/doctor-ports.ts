@@ -13,7 +13,7 @@ export type DryRunAnswer =
 export interface ClockReading {
   /** EC2's Date minus our clock at the middle of the request */
   skewMs: number;
-  /** half the round trip plus the header's one-second resolution */
+  /** half the round trip plus half the header's one-second resolution */
   uncertaintyMs: number;
 }
 
