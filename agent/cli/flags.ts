@@ -26,7 +26,7 @@ export const STATUS_FORMATS = ['json', 'text'] as const;
 export const GATES = ['strict', 'label'] as const;
 
 export const FLAGS = {
-  'tag-key': { type: 'string', describe: 'tag key that marks pool addresses (required for run and claim)', commands: POOL },
+  'tag-key': { type: 'string', describe: 'tag key that marks pool addresses (required for run, claim, doctor and pool)', commands: POOL },
   'tag-value': { type: 'string', describe: 'tag value; left out, every address carrying the key is in the pool', commands: POOL },
   'device-index': { type: 'number', default: 0, describe: 'network interface (by device index) to put the address on', commands: DAEMON },
   'private-ip': { type: 'string', describe: "private IPv4 of that interface to associate with (default: the interface's primary)", commands: DAEMON },

@@ -110,7 +110,7 @@ const COMMANDS: [CommandName, string][] = [
   ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
   ['uninstall', 'remove what install wrote'],
   ['doctor', 'check on this node everything the claim needs (IMDS, credentials, region, pool, IAM by DryRun, clock, Kubernetes, systemd); changes nothing'],
-  ['pool', 'show the pool: each address with its holder, then size and free (DescribeAddresses only)'],
+  ['pool', 'show the pool: each address with its holder, then size and free (read-only: Describe* calls only)'],
 ];
 
 async function main(): Promise<number> {
