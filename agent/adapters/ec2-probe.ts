@@ -87,17 +87,19 @@ export function createEc2Probe(client: EC2Client): Ec2Probe {
 
     async instanceNames(instanceIds) {
       const names = new Map<string, string>();
-      if (instanceIds.length === 0) return names;
-      // A filter, not InstanceIds: an instance that is gone is left out, not an error.
-      const command = new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...instanceIds] }] });
-      let output;
-      try {
-        output = await client.send(command);
-      } catch (error) {
-        throw classifyEc2Error('DescribeInstances', error) ?? error;
-      }
-      for (const instance of (output.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (instance.InstanceId && instance.PrivateDnsName) names.set(instance.InstanceId, instance.PrivateDnsName);
+      // EC2 takes at most 200 values in one filter.
+      for (let i = 0; i < instanceIds.length; i += 200) {
+        // A filter, not InstanceIds: an instance that is gone is left out, not an error.
+        const command = new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: instanceIds.slice(i, i + 200) }] });
+        let output;
+        try {
+          output = await client.send(command);
+        } catch (error) {
+          throw classifyEc2Error('DescribeInstances', error) ?? error;
+        }
+        for (const instance of (output.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+          if (instance.InstanceId && instance.PrivateDnsName) names.set(instance.InstanceId, instance.PrivateDnsName);
+        }
       }
       return names;
     },
