@@ -14,6 +14,10 @@ import { installCommand, runSystemctl, uninstallCommand } from './commands/insta
 import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
+// Imported statically: their modules only define functions, and an import() here would make
+// esbuild keep every EC2 command in the bundle (+330 KB); their Kubernetes pieces load lazily.
+import { doctorCommand, productionDoctorDeps } from './commands/doctor.js';
+import { poolCommand, productionPoolDeps } from './commands/pool.js';
 import { PATHS } from './install-plan.js';
 import { parseEnvFile } from './installed-env.js';
 import { productionDeps } from './wiring.js';
@@ -88,14 +92,11 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       env = { ...installedEnv(argv, env), ...env };
       const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
       const f = valid(readFlags(command, argv, env));
-      // Loaded here, not at start: `run` pays nothing for the operator's tools.
-      const { doctorCommand, productionDoctorDeps } = await import('./commands/doctor.js');
       const options = { config, region: regionInput(f, env), format: f.get('format') ?? 'text', root: f.get('root'), env };
       return doctorCommand(options, productionDoctorDeps(options), out);
     }
     case 'pool': {
       const config = valid(readConfig(command, argv, env, (f) => poolConfig(f, env)));
-      const { poolCommand, productionPoolDeps } = await import('./commands/pool.js');
       return poolCommand(config, flags().get('format') ?? 'text', productionPoolDeps(config, out));
     }
   }

@@ -1,5 +1,5 @@
-// `eip-agent doctor`: the production wiring of lifecycle/doctor.ts and its output. Loaded
-// only when asked for, so that `run` pays nothing for it at start.
+// `eip-agent doctor`: the production wiring of lifecycle/doctor.ts and its output. The
+// Kubernetes client and the kubeconfig reader (YAML) are loaded only when the doctor runs.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -10,8 +10,6 @@ import { createEc2Probe } from '../../adapters/ec2-probe.js';
 import { httpRequest } from '../../adapters/http.js';
 import { createImdsClient } from '../../adapters/imds-client.js';
 import { createImdsPort } from '../../adapters/imds.js';
-import { createKubeProbe } from '../../adapters/kube-review.js';
-import { loadKubeconfig } from '../../adapters/kubeconfig.js';
 import { credentialSource, exitCode, report, reportText, type SystemdFacts } from '../../core/doctor.js';
 import { runDoctor, type DoctorDeps } from '../../lifecycle/doctor.js';
 import { systemTiming } from '../../shared/time.js';
@@ -107,6 +105,7 @@ export function productionDoctorDeps(options: DoctorOptions): DoctorDeps {
       },
     },
     async kube() {
+      const [{ loadKubeconfig }, { createKubeProbe }] = await Promise.all([import('../../adapters/kubeconfig.js'), import('../../adapters/kube-review.js')]);
       const target = await loadKubeconfig(config.kubeconfig);
       return target ? { probe: createKubeProbe(target), server: target.server } : 'missing';
     },

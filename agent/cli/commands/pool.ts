@@ -1,6 +1,6 @@
 // `eip-agent pool`: the pool as an operator sees it — each address with its holder, then the
 // counts — from DescribeAddresses (and DescribeInstances for the holders' node names). Works
-// on a node (region from IMDS) or a laptop (--region). Read-only. Loaded only when asked for.
+// on a node (region from IMDS) or a laptop (--region). Read-only.
 import { createEc2Client } from '../../adapters/ec2.js';
 import { createEc2Probe } from '../../adapters/ec2-probe.js';
 import { createImdsClient } from '../../adapters/imds-client.js';
