@@ -8,7 +8,7 @@ import { createImdsPort } from '../../adapters/imds.js';
 import { emptyPoolHint, poolReport, poolTable } from '../../core/pool-report.js';
 import type { Ec2Probe } from '../../shared/doctor-ports.js';
 import { InputError, errorMessage, isAgentError } from '../../shared/errors.js';
-import { EC2_READ_RETRY } from '../../shared/pacing.js';
+import { EC2_READ_RETRY, IMDS_RETRY } from '../../shared/pacing.js';
 import { retrying } from '../../shared/retry.js';
 import { systemTiming, type Timing } from '../../shared/time.js';
 import type { PoolConfig } from '../config.js';
@@ -22,6 +22,7 @@ export interface PoolDeps extends Out {
 }
 
 const READS = { ...EC2_READ_RETRY, attempts: 3, budgetMs: 10_000 };
+const IMDS_REGION_RETRY = { ...IMDS_RETRY, budgetMs: 5_000 };
 
 export async function poolCommand(config: PoolConfig, format: 'json' | 'text', deps: PoolDeps): Promise<number> {
   let region = config.region?.region;
@@ -59,6 +60,10 @@ export function productionPoolDeps(config: PoolConfig, out: Out): PoolDeps {
     ...out,
     timing: systemTiming,
     ec2For: (region) => createEc2Probe(createEc2Client({ region })),
-    imdsRegion: async () => (await createImdsPort(createImdsClient({ endpoint: config.imdsEndpoint })).identity()).region,
+    imdsRegion: async () => {
+      const imds = createImdsPort(createImdsClient({ endpoint: config.imdsEndpoint }));
+      // A busy host may miss one IMDS answer; off EC2 the budget is the wait before "--region".
+      return (await retrying(() => imds.identity(), { policy: IMDS_REGION_RETRY, timing: systemTiming })).region;
+    },
   };
 }
