@@ -179,7 +179,7 @@ export type Access = { allowed: true } | { allowed: false; reason: string } | { 
 export function kubeconfigCheck(path: string, seen: { server: string } | 'missing' | { error: string }): Check {
   const name = 'kubeconfig';
   if (seen === 'missing') return warn(name, `no kubeconfig at ${path} yet (kubelet writes it when it joins): the agent would skip the drain wait and the Node label`, `run the doctor again after the node joined, or pass --kubeconfig`);
-  if ('error' in seen) return fail(name, `${path}: ${seen.error}`, 'fix the kubeconfig (the agent refuses to start with this one)');
+  if ('error' in seen) return fail(name, `${path}: ${seen.error}`, "run the doctor as root, as the agent runs (the kubelet's kubeconfig is root's); else fix the kubeconfig: the agent refuses to start with this one");
   return pass(name, `${path} → ${seen.server}`);
 }
 
