@@ -252,3 +252,36 @@ export function describeConfig(config: RunConfig): Record<string, unknown> {
     underSystemd: config.underSystemd,
   };
 }
+
+/** The region as configured (--region, else AWS_REGION/AWS_DEFAULT_REGION), with the input it came from. */
+export function regionInput(flags: Flags, env: Env): { region: string; input: string } | undefined {
+  const flag = flags.get('region');
+  if (flag !== undefined) return { region: flag, input: flags.source('region') };
+  if (env['AWS_REGION']) return { region: env['AWS_REGION'], input: 'AWS_REGION' };
+  if (env['AWS_DEFAULT_REGION']) return { region: env['AWS_DEFAULT_REGION'], input: 'AWS_DEFAULT_REGION' };
+  return undefined;
+}
+
+export interface PoolConfig {
+  pool: PoolSelector;
+  /** undefined: ask IMDS (on a node) */
+  region: { region: string; input: string } | undefined;
+  imdsEndpoint: string;
+}
+
+/** `eip-agent pool`: the same checks as run's on the flags it shares. */
+export function poolConfig(flags: Flags, env: Env): Result<PoolConfig> {
+  const errors: string[] = [];
+  const tagKey = flags.get('tag-key');
+  if (!flags.reported.has('tag-key')) {
+    if (!tagKey) errors.push(`${flags.source('tag-key')}: required (or ${envName('tag-key')}): the tag key that marks pool addresses`);
+    else if (tagKey.length > 128 || tagKey.startsWith('aws:')) errors.push(`${flags.source('tag-key')}: expected a tag key of 1-128 characters not starting with aws:, got ${JSON.stringify(tagKey)}`);
+  }
+  const tagValue = flags.get('tag-value');
+  if (tagValue !== undefined && tagValue.length > 256) errors.push(`${flags.source('tag-value')}: expected at most 256 characters`);
+  const region = regionInput(flags, env);
+  if (region && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region.region)) errors.push(`${region.input}: expected an AWS region such as eu-west-1, got ${JSON.stringify(region.region)}`);
+  const imdsEndpoint = imdsEndpointFrom(env, errors);
+  if (errors.length || !tagKey) return { ok: false, errors };
+  return { ok: true, value: Object.freeze({ pool: Object.freeze({ tagKey, ...(tagValue !== undefined ? { tagValue } : {}) }), region, imdsEndpoint }) };
+}

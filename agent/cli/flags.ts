@@ -2,7 +2,7 @@
 // variables, validation in config.ts, and the TypeScript type of every flag's value, so
 // that a misspelt flag name does not compile.
 
-export type CommandName = 'run' | 'claim' | 'wait' | 'status' | 'release' | 'install' | 'uninstall';
+export type CommandName = 'run' | 'claim' | 'wait' | 'status' | 'release' | 'install' | 'uninstall' | 'doctor' | 'pool';
 
 interface FlagSpec {
   type: 'string' | 'number' | 'boolean';
@@ -13,9 +13,11 @@ interface FlagSpec {
   commands: readonly CommandName[];
 }
 
-// `run` and `claim` do the claim; `install` writes their flags for the unit.
-const DAEMON = ['run', 'claim', 'install'] as const;
-const CLIENTS = ['run', 'claim', 'wait', 'status', 'release', 'install'] as const;
+// `run` and `claim` do the claim; `install` writes their flags for the unit; `doctor` checks them.
+const DAEMON = ['run', 'claim', 'install', 'doctor'] as const;
+const CLIENTS = ['run', 'claim', 'wait', 'status', 'release', 'install', 'doctor'] as const;
+// `pool` shows the pool from anywhere: only what selects it, and where.
+const POOL = [...DAEMON, 'pool'] as const;
 
 export const LIVE_CHECKS = ['imds', 'egress', 'none'] as const;
 export const LOG_FORMATS = ['json', 'text'] as const;
@@ -24,11 +26,11 @@ export const STATUS_FORMATS = ['json', 'text'] as const;
 export const GATES = ['strict', 'label'] as const;
 
 export const FLAGS = {
-  'tag-key': { type: 'string', describe: 'tag key that marks pool addresses (required for run and claim)', commands: DAEMON },
-  'tag-value': { type: 'string', describe: 'tag value; left out, every address carrying the key is in the pool', commands: DAEMON },
+  'tag-key': { type: 'string', describe: 'tag key that marks pool addresses (required for run, claim, doctor and pool)', commands: POOL },
+  'tag-value': { type: 'string', describe: 'tag value; left out, every address carrying the key is in the pool', commands: POOL },
   'device-index': { type: 'number', default: 0, describe: 'network interface (by device index) to put the address on', commands: DAEMON },
   'private-ip': { type: 'string', describe: "private IPv4 of that interface to associate with (default: the interface's primary)", commands: DAEMON },
-  region: { type: 'string', describe: 'AWS region (default: AWS_REGION, else IMDS)', commands: DAEMON },
+  region: { type: 'string', describe: 'AWS region (default: AWS_REGION, else IMDS)', commands: POOL },
   'live-check': { type: 'string', default: 'imds', choices: LIVE_CHECKS, describe: 'how to see the address live: imds, egress or none', commands: DAEMON },
   'egress-check-url': { type: 'string', default: 'https://checkip.amazonaws.com', describe: 'echo service for --live-check egress', commands: DAEMON },
   'claim-timeout': { type: 'number', default: 0, describe: 'seconds to keep trying while the pool is exhausted or AWS fails (0: forever)', commands: DAEMON },
@@ -49,16 +51,17 @@ export const FLAGS = {
     type: 'string',
     default: '/run/eip-agent/control.sock',
     describe: "Unix socket (mode 0600: root only) on which the daemon takes `eip-agent release`; the TCP health endpoint never releases",
-    commands: ['run', 'claim', 'release', 'install'],
+    commands: ['run', 'claim', 'release', 'install', 'doctor'],
   },
   'health-listen': { type: 'string', default: '127.0.0.1:8099', describe: 'address of the local health endpoint (host:port)', commands: CLIENTS },
   'log-format': { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'json (one object a line) or text', commands: DAEMON },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, describe: 'debug, info, warn or error', commands: DAEMON },
   timeout: { type: 'number', default: 600, describe: 'seconds to wait for the daemon to be ready', commands: ['wait'] },
-  format: { type: 'string', default: 'json', choices: STATUS_FORMATS, describe: 'json or a readable table', commands: ['status'] },
+  // No single default: status answers JSON (for scripts), doctor and pool a readable text.
+  format: { type: 'string', choices: STATUS_FORMATS, describe: 'json or readable text (default: json for status, text for doctor and pool)', commands: ['status', 'doctor', 'pool'] },
   force: { type: 'boolean', default: false, describe: 'skip the drain wait', commands: ['release'] },
   'dry-run': { type: 'boolean', default: false, describe: 'print the files instead of writing them', commands: ['install', 'uninstall'] },
-  root: { type: 'string', default: '/', describe: 'install under this root directory (for images and tests)', commands: ['install', 'uninstall'] },
+  root: { type: 'string', default: '/', describe: 'install under (doctor: look for the installed files under) this root directory (for images and tests)', commands: ['install', 'uninstall', 'doctor'] },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;

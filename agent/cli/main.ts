@@ -1,5 +1,7 @@
 // The command line. The only place that reads argv and the environment, and the only place
 // that exits.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { acquireLock } from '../adapters/lock.js';
@@ -9,9 +11,15 @@ import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
 import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
 import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
-import { clientConfig, controlConfig, describeConfig, readConfig, readFlags, runConfig, type Env, type Result, type RunConfig } from './config.js';
+import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
+// Imported statically: their modules only define functions, and an import() here would make
+// esbuild keep every EC2 command in the bundle (+330 KB); their Kubernetes pieces load lazily.
+import { doctorCommand, productionDoctorDeps } from './commands/doctor.js';
+import { poolCommand, productionPoolDeps } from './commands/pool.js';
+import { PATHS } from './install-plan.js';
+import { parseEnvFile } from './installed-env.js';
 import { productionDeps } from './wiring.js';
 
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
@@ -51,6 +59,15 @@ async function withAgent(config: RunConfig, body: typeof runDaemon): Promise<num
   }
 }
 
+function installedEnv(argv: Record<string, unknown>, env: Env): Record<string, string> {
+  const root = typeof argv['root'] === 'string' ? argv['root'] : env['EIP_AGENT_ROOT'] || '/';
+  try {
+    return parseEnvFile(readFileSync(join(root, PATHS.env), 'utf8'));
+  } catch {
+    return {}; // not installed (or not readable): flags and the environment alone
+  }
+}
+
 async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
   const flags = () => valid(readFlags(command, argv, env));
   const client = () => valid(readConfig(command, argv, env, clientConfig));
@@ -63,7 +80,7 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'wait':
       return waitCommand(client(), flags().get('timeout'), { ...out, clock: systemClock, sleep });
     case 'status':
-      return statusCommand(client(), flags().get('format'), out);
+      return statusCommand(client(), flags().get('format') ?? 'json', out);
     case 'release':
       return releaseCommand(valid(readConfig(command, argv, env, controlConfig)), flags().get('force'), out);
     case 'install':
@@ -72,6 +89,18 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       return installCommand(flags(), { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
     case 'uninstall':
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
+    case 'doctor': {
+      // On an installed node, the settings install wrote stand in for missing variables.
+      env = { ...installedEnv(argv, env), ...env };
+      const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
+      const f = valid(readFlags(command, argv, env));
+      const options = { config, region: regionInput(f, env), format: f.get('format') ?? 'text', root: f.get('root'), env };
+      return doctorCommand(options, productionDoctorDeps(options), out);
+    }
+    case 'pool': {
+      const config = valid(readConfig(command, argv, env, (f) => poolConfig(f, env)));
+      return poolCommand(config, flags().get('format') ?? 'text', productionPoolDeps(config, out));
+    }
   }
 }
 
@@ -83,6 +112,8 @@ const COMMANDS: [CommandName, string][] = [
   ['release', 'ask the daemon to drain-wait and release now'],
   ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
   ['uninstall', 'remove what install wrote'],
+  ['doctor', 'check on this node everything the claim needs (IMDS, credentials, region, pool, IAM by DryRun, clock, Kubernetes, systemd); changes nothing'],
+  ['pool', 'show the pool: each address with its holder, then size and free (read-only: Describe* calls only)'],
 ];
 
 async function main(): Promise<number> {

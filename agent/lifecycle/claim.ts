@@ -5,6 +5,7 @@
 import { decide, initialMemory, observe, type AttemptResult, type ClaimMemory, type ClaimObservation, type ClaimSettings, type Claimed, type ClaimStep } from '../core/claim-decision.js';
 import { describePool } from '../core/pool.js';
 import { AgentError, UNKNOWN_TARGET_CODES, authorizationHint, errorMessage, isAgentError, meaningOf } from '../shared/errors.js';
+import { emptyPoolHint } from '../core/pool-report.js';
 import type { Logger } from '../shared/log.js';
 import { EC2_READ_RETRY, IMDS_RETRY, type RetryPolicy } from '../shared/pacing.js';
 import type { AddressView, Ec2Port, ImdsPort } from '../shared/ports.js';
@@ -26,6 +27,8 @@ interface Context extends ClaimDeps {
   settings: ClaimSettings;
   signal: AbortSignal;
   pool: string;
+  /** why the pool is empty (which values its tag key has), asked once a claim; '' when it says nothing */
+  emptyHint?: string;
 }
 
 export async function claim(deps: ClaimDeps, settings: ClaimSettings, signal: AbortSignal): Promise<Claimed> {
@@ -68,7 +71,7 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
     case 'forget':
       return { of: 'forgot' };
     case 'wait':
-      waiting(ctx, step, memory);
+      waiting(ctx, step.why === 'exhausted' && memory.listing?.size === 0 ? { ...step, reason: await emptyReason(ctx, step.reason) } : step, memory);
       await timing.sleep(step.ms, signal);
       return { of: 'waited', why: step.why, ms: step.ms };
     case 'attempt':
@@ -161,6 +164,17 @@ function listed(ctx: Context, memory: ClaimMemory): void {
   const view = memory.listing!;
   ctx.report({ type: 'pool', size: view.size, free: view.free.length });
   ctx.log.info('pool.listed', { pool: ctx.pool, size: view.size, free: view.free.length });
+}
+
+/** An empty pool names its cause: the tag key exists nowhere, or only with other values (one tag-key listing). */
+async function emptyReason(ctx: Context, reason: string): Promise<string> {
+  if (ctx.emptyHint === undefined) {
+    const { pool } = ctx.settings;
+    // Without a value the pool listing was the tag-key listing already: nothing carries the key.
+    const carrying = pool.tagValue === undefined ? [] : (await read(ctx, 'DescribeAddresses', () => ctx.ec2.listPool({ tagKey: pool.tagKey }))).value;
+    ctx.emptyHint = emptyPoolHint(pool, carrying) ?? '';
+  }
+  return ctx.emptyHint ? `${reason}: ${ctx.emptyHint}` : reason;
 }
 
 /** A wait the operator should see (a dry pool, an address in the way) changes /status. */

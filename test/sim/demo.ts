@@ -3,8 +3,9 @@
 // node's kubelet registers and the agent labels its Node with its address; one node gets a
 // spot interruption notice, waits for its workload pod to leave, takes its label off,
 // releases its address, and the waiting node takes it. Ends with the nodes' labels (as
-// `kubectl get nodes -L eip-agent.io/public-ip` shows them) and the Events the agents recorded.
-import { BUNDLE, runBundle, type AgentProcess, type LogLine } from '../helpers/agent.js';
+// `kubectl get nodes -L eip-agent.io/public-ip` shows them), the Events the agents recorded,
+// and the pool as `eip-agent pool` shows it.
+import { BUNDLE, runBundle, runToEnd, type AgentProcess, type LogLine } from '../helpers/agent.js';
 import { until } from '../helpers/fleet.js';
 import { Sim, type SimNode } from './sim.js';
 
@@ -133,10 +134,17 @@ async function main(): Promise<void> {
         return [event.type, event.reason, `node/${event.involvedObject.name}`, event.message];
       }),
     );
+    // The operator's view of the pool, from any node (or a laptop with --region).
+    process.stdout.write('\n$ eip-agent pool --tag-key color --tag-value orange\n');
+    const pool = await runToEnd(['pool', '--tag-key', 'color', '--tag-value', 'orange'], sim.env(waiter.node));
+    if (pool.code !== 0) throw new Error(`eip-agent pool exited ${pool.code}: ${pool.stderr}`);
+    process.stdout.write(`${pool.stdout}\n`);
   } finally {
     say('demo', 'the other nodes end too (pods gone, SIGTERM): each releases its address');
     for (const { node } of agents) for (const pod of sim.world.podsOn(node.nodeName)) sim.world.deletePod(pod.namespace, pod.name);
     await Promise.all(agents.map(({ agent }) => agent.stop('SIGTERM')));
+    const after = await runToEnd(['pool', '--tag-key', 'color', '--tag-value', 'orange'], sim.env(sim.nodes[0]!));
+    process.stdout.write(`\n$ eip-agent pool --tag-key color --tag-value orange   # every address back in the pool\n${after.stdout}\n`);
     await sim.close();
   }
 }

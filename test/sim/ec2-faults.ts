@@ -57,7 +57,9 @@ export interface Faults {
    * the wild have met it.
    */
   staleDisassociate: 'ok' | 'not-found';
-  /** IAM: true denies the call with UnauthorizedOperation (403); DryRun asks it too */
+  /** EC2's clock minus the host's: it signs the Date header and judges SigV4's 5-minute window */
+  clockOffsetMs: number;
+  /** IAM: true denies the call with UnauthorizedOperation (403), with an encoded authorization failure message; DryRun asks it too */
   deny?: (action: string, params: Params, caller: string | undefined) => boolean;
 }
 
@@ -71,6 +73,7 @@ export function defaultFaults(): Faults {
     raceNext: 0,
     emptyInstanceId: false,
     staleDisassociate: 'ok',
+    clockOffsetMs: 0,
   };
 }
 

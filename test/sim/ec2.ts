@@ -136,6 +136,8 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
         'content-type': 'text/xml;charset=UTF-8',
         'content-length': Buffer.byteLength(xml),
         'x-amzn-requestid': requestId,
+        // EC2's own clock: the SDK (and the doctor) read their skew from it.
+        date: new Date(Date.now() + faults.clockOffsetMs).toUTCString(),
         server: 'AmazonEC2',
       });
       res.end(xml);
@@ -160,7 +162,7 @@ export async function startEc2(world: World, options: Ec2SimOptions = {}): Promi
       await delay(min + random() * (max - min));
       const accessKeyId = await verifySigV4(
         { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
-        { region: world.region, now: Date.now(), lookup },
+        { region: world.region, now: Date.now() + faults.clockOffsetMs, lookup },
       );
       caller = keys.get(accessKeyId)?.caller;
       if (!action) throw new SimError('MissingAction', 'The request must contain the parameter Action');

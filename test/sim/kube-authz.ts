@@ -23,6 +23,8 @@ export interface Attributes {
 /** A 403 with the Status fields Kubernetes fills for it. */
 export interface Forbidden {
   message: string;
+  /** the authorizer's own reason (a SelfSubjectAccessReview's status.reason) */
+  reason?: string;
   details: { name?: string; group?: string; kind: string };
 }
 
@@ -38,6 +40,7 @@ function forbidden(a: Attributes, user: KubeUser, reason?: string): Forbidden {
   const why = `User "${user.username}" cannot ${a.verb} resource "${a.resource}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ''}`;
   return {
     message: a.name ? `${resource} "${a.name}" is forbidden: ${why}` : `${resource} is forbidden: ${why}`,
+    ...(reason ? { reason } : {}),
     details: { ...(a.name ? { name: a.name } : {}), ...(a.group ? { group: a.group } : {}), kind: a.resource },
   };
 }
@@ -74,6 +77,8 @@ export function authorize(user: KubeUser, a: Attributes, context: NodeContext = 
     case 'coordination.k8s.io/leases':
       return a.verb === 'get' ? undefined : forbidden(a, user);
     case 'authentication.k8s.io/selfsubjectreviews':
+    case 'authorization.k8s.io/selfsubjectaccessreviews':
+      // system:basic-user grants every authenticated user these reviews of itself.
       return a.verb === 'create' ? undefined : forbidden(a, user);
     default:
       return forbidden(a, user);

@@ -24,6 +24,7 @@ const RESOURCES: Readonly<Record<string, Json[]>> = {
     { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list', 'watch'], shortNames: ['po'], categories: ['all'] },
   ],
   'authentication.k8s.io/v1': [{ name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: ['create'] }],
+  'authorization.k8s.io/v1': [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }],
   'coordination.k8s.io/v1': [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['get'] }],
   'events.k8s.io/v1': [EVENTS],
 };

@@ -14,6 +14,7 @@ import { TLSSocket } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import { authorize, admitNodeUpdate, nodeOf, type Attributes, type Forbidden, type KubeUser } from './kube-authz.js';
 import { discovery } from './kube-discovery.js';
+import { review } from './kube-review.js';
 import { eventErrors, fieldsOf, fromEventsV1, labelErrors, podJson, SELECTABLE, toEventsV1, type Json } from './kube-objects.js';
 import { applyPatch, PATCH_TYPES, PatchError, type PatchType } from './kube-patch.js';
 import { fieldsMatch, labelsMatch, parseFieldSelector, parseLabelSelector, SelectorError } from './kube-select.js';
@@ -102,6 +103,15 @@ class HttpFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** `?dryRun=All` on a write; any other value is refused, as the API server does. */
+function dryRunOf(query: URLSearchParams): boolean {
+  const values = query.getAll('dryRun');
+  if (values.length === 0) return false;
+  const bad = values.find((v) => v !== 'All');
+  if (bad !== undefined) throw new HttpFailure(400, `Invalid dry run value: ${JSON.stringify(bad)}: supported values: "All"`);
+  return true;
 }
 
 const denied = (f: Forbidden): HttpFailure => new HttpFailure(403, f.message, { details: f.details });
@@ -259,7 +269,7 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
       details: { name, ...(t.group ? { group: t.group } : {}), kind: KINDS[t.resource] },
     });
 
-  function createEvent(t: Target, user: KubeUser, body: string): Json {
+  function createEvent(t: Target, user: KubeUser, body: string, dryRun: boolean): Json {
     checkWrite(t, user, 'create');
     if (t.resource !== 'events' || t.name !== undefined || t.namespace === undefined) {
       throw new HttpFailure(405, 'the server does not allow this method on the requested resource');
@@ -280,11 +290,12 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
     if (store.events.has(key)) {
       throw new HttpFailure(409, `${t.group ? 'events.events.k8s.io' : 'events'} "${meta.name}" already exists`, { reason: 'AlreadyExists', details: { name: meta.name, kind: 'events' } });
     }
+    if (dryRun) return inGroup(t)(event);
     return inGroup(t)(store.create('events', key, event));
   }
 
   /** PATCH and PUT: the new object is judged (validation, conflicts, NodeRestriction), then stored. */
-  function write(t: Target, user: KubeUser, method: 'PATCH' | 'PUT', contentType: string, body: string): Json {
+  function write(t: Target, user: KubeUser, method: 'PATCH' | 'PUT', contentType: string, body: string, dryRun: boolean): Json {
     checkWrite(t, user, method === 'PATCH' ? 'patch' : 'update');
     if (t.name === undefined || (t.resource === 'events' && t.namespace === undefined)) {
       throw new HttpFailure(405, 'the server does not allow this method on the requested resource');
@@ -327,6 +338,8 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
     if (before.metadata.namespace === undefined) delete after.metadata.namespace;
     // An update that changes nothing keeps the resourceVersion and tells no watcher.
     if (isDeepStrictEqual(after, before)) return asSeen;
+    // dryRun=All: authorization, validation and admission ran; nothing is stored or watched.
+    if (dryRun) return inGroup(t)(after);
     return inGroup(t)(store.replace(t.resource as 'nodes' | 'events', storedKey(t), after));
   }
 
@@ -354,6 +367,11 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
         metadata: { creationTimestamp: null },
         status: { userInfo: { username: user.username, groups: user.groups } },
       };
+    }
+    if (method === 'POST' && path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      const answer = review(user, parseBody(body), (namespace, name) => world.pods.get(`${namespace}/${name}`)?.nodeName);
+      if (!answer.ok) throw new HttpFailure(answer.status, answer.message);
+      return answer.review;
     }
     if (method === 'GET') {
       const found = discovery(path, serverAddress);
@@ -386,8 +404,8 @@ export async function startKube(world: World, options: KubeSimOptions = {}): Pro
       return undefined;
     }
     if (method === 'GET') return t.name === undefined ? list(t, user, url.searchParams, accept) : get(t, user, accept, url.searchParams);
-    if (method === 'POST') return createEvent(t, user, body);
-    if (method === 'PATCH' || method === 'PUT') return write(t, user, method, req.headers['content-type'] ?? '', body);
+    if (method === 'POST') return createEvent(t, user, body, dryRunOf(url.searchParams));
+    if (method === 'PATCH' || method === 'PUT') return write(t, user, method, req.headers['content-type'] ?? '', body, dryRunOf(url.searchParams));
     throw new HttpFailure(405, 'the server does not allow this method on the requested resource');
   }
 
