@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 const all = process.argv.includes('--all');
 
@@ -37,8 +37,43 @@ const units = {
   __EIP_AGENT_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
 };
 
+// The bundle stays ≤ 1.2 MB (issue 22). The EC2 adapter is loaded lazily (agent/cli/wiring.ts),
+// and esbuild keeps every export of what a lazy module reaches: through the package index,
+// all 800-odd EC2 commands (+300 KB). So the agent's imports of @aws-sdk/client-ec2 resolve
+// to the client and the commands it uses, from their own modules. A name missing here fails
+// the build ("No matching export"). Also: the SDK imports its whole package.json to read
+// `version` for its user agent, and yargs' help layout (string-width) measures emoji with a
+// 14 KB regex — the agent's help has none.
+const EC2_MODULES = {
+  EC2Client: 'EC2Client.js',
+  AssociateAddressCommand: 'commands/AssociateAddressCommand.js',
+  DescribeAddressesCommand: 'commands/DescribeAddressesCommand.js',
+  DescribeInstancesCommand: 'commands/DescribeInstancesCommand.js',
+  DisassociateAddressCommand: 'commands/DisassociateAddressCommand.js',
+};
+const lean = {
+  name: 'lean',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/client-ec2$/ }, ({ importer }) =>
+      importer.startsWith(resolve('agent') + sep) ? { path: 'client-ec2', namespace: 'lean-ec2' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lean-ec2' }, () => ({
+      contents: Object.entries(EC2_MODULES).map(([name, file]) => `export { ${name} } from '@aws-sdk/client-ec2/dist-es/${file}';`).join('\n'),
+      resolveDir: process.cwd(),
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /node_modules[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/ }, ({ path }) => {
+      const { name, version } = JSON.parse(readFileSync(path, 'utf8'));
+      return { contents: JSON.stringify({ name, version }), loader: 'json' };
+    });
+    b.onResolve({ filter: /^emoji-regex$/ }, () => ({ path: 'emoji-regex', namespace: 'lean' }));
+    b.onLoad({ filter: /.*/, namespace: 'lean' }, () => ({ contents: 'export default () => /(?!)/g;', loader: 'js' }));
+  },
+};
+
 await build({
   entryPoints: ['agent/cli/main.ts'],
+  plugins: [lean],
   outfile: 'dist/eip-agent.cjs',
   bundle: true,
   platform: 'node',

