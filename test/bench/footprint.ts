@@ -250,8 +250,9 @@ export const GOALS = { rssRatio: 1.5, idleCpuPercent: 0.3, firstImdsRatio: 1.5, 
 
 const fmt = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
 const judged = (p: FootprintProcess, value: number | undefined, goal: number, digits: number, unit: string) => {
+  if (value === undefined) return '—';
   const text = `${fmt(value, digits)}${unit}`;
-  if (!p.agent || p.emulated || value === undefined || p.name.endsWith('.cjs') || p.name.includes('.cjs ')) return text;
+  if (!p.agent || p.emulated || p.name.includes('.cjs')) return text;
   return `${text} ${value <= goal ? '(goal ≤ ' : '(MISSED ≤ '}${goal}${unit})`;
 };
 
