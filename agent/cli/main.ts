@@ -4,23 +4,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { acquireLock } from '../adapters/lock.js';
-import { claimOnce, runDaemon } from '../lifecycle/daemon.js';
 import { errorMessage, isAgentError, isBadInput } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
-import { releaseCommand, statusCommand, waitCommand, type Out } from './commands/client.js';
-import { installCommand, runSystemctl, uninstallCommand } from './commands/install.js';
+import type { Out } from './commands/client.js';
 import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
 import { envName, flagsFor, type CommandName } from './flags.js';
-// Imported statically: their modules only define functions, and an import() here would make
-// esbuild keep every EC2 command in the bundle (+330 KB); their Kubernetes pieces load lazily.
-import { doctorCommand, productionDoctorDeps } from './commands/doctor.js';
-import { poolCommand, productionPoolDeps } from './commands/pool.js';
 import { PATHS } from './install-plan.js';
 import { parseEnvFile } from './installed-env.js';
-import { productionDeps } from './wiring.js';
+
+// Each command loads only the code it runs (import() below): the AWS SDK, the Kubernetes
+// client and YAML are evaluated when first used, not at every start (issue 22: a cold start
+// to the first IMDS request near a bare Node's).
+const daemon = () => import('../lifecycle/daemon.js');
+const clientCommands = () => import('./commands/client.js');
+const installCommands = () => import('./commands/install.js');
+const doctorCommands = () => import('./commands/doctor.js');
+const poolCommands = () => import('./commands/pool.js');
 
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
 
@@ -48,12 +49,13 @@ function valid<T>(result: Result<T>): T {
 }
 
 /** `run` and `claim`: the lock, the logger, the production dependencies. */
-async function withAgent(config: RunConfig, body: typeof runDaemon): Promise<number> {
+async function withAgent(config: RunConfig, body: 'runDaemon' | 'claimOnce'): Promise<number> {
   const log = createLogger(config.log);
   log.info('config', { version: VERSION, ...describeConfig(config) });
+  const [{ acquireLock }, { productionDeps }, lifecycle] = await Promise.all([import('../adapters/lock.js'), import('./wiring.js'), daemon()]);
   const lock = acquireLock(config.lockFile);
   try {
-    return await body(await productionDeps(config, log));
+    return await lifecycle[body](await productionDeps(config, log));
   } finally {
     lock.release();
   }
@@ -71,23 +73,26 @@ function installedEnv(argv: Record<string, unknown>, env: Env): Record<string, s
 async function dispatch(command: CommandName, argv: Record<string, unknown>, env: Env): Promise<number> {
   const flags = () => valid(readFlags(command, argv, env));
   const client = () => valid(readConfig(command, argv, env, clientConfig));
-  const daemon = () => valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
+  const daemonConfig = () => valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
   switch (command) {
     case 'run':
-      return withAgent(daemon(), runDaemon);
+      return withAgent(daemonConfig(), 'runDaemon');
     case 'claim':
-      return withAgent(daemon(), claimOnce);
+      return withAgent(daemonConfig(), 'claimOnce');
     case 'wait':
-      return waitCommand(client(), flags().get('timeout'), { ...out, clock: systemClock, sleep });
+      return (await clientCommands()).waitCommand(client(), flags().get('timeout'), { ...out, clock: systemClock, sleep });
     case 'status':
-      return statusCommand(client(), flags().get('format') ?? 'json', out);
+      return (await clientCommands()).statusCommand(client(), flags().get('format') ?? 'json', out);
     case 'release':
-      return releaseCommand(valid(readConfig(command, argv, env, controlConfig)), flags().get('force'), out);
-    case 'install':
+      return (await clientCommands()).releaseCommand(valid(readConfig(command, argv, env, controlConfig)), flags().get('force'), out);
+    case 'install': {
       // The same checks as `run`: bad flags fail now, not at the next boot (G6).
-      daemon();
+      daemonConfig();
+      const { installCommand, runSystemctl } = await installCommands();
       return installCommand(flags(), { ...out, self: process.argv[1] ?? process.execPath, systemctl: runSystemctl });
-    case 'uninstall':
+    }
+    case 'uninstall': {
+      const { uninstallCommand, runSystemctl } = await installCommands();
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
     case 'doctor': {
       // On an installed node, the settings install wrote stand in for missing variables.
@@ -95,10 +100,12 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
       const config = valid(readConfig(command, argv, env, (f) => runConfig(f, env)));
       const f = valid(readFlags(command, argv, env));
       const options = { config, region: regionInput(f, env), format: f.get('format') ?? 'text', root: f.get('root'), env };
+      const { doctorCommand, productionDoctorDeps } = await doctorCommands();
       return doctorCommand(options, productionDoctorDeps(options), out);
     }
     case 'pool': {
       const config = valid(readConfig(command, argv, env, (f) => poolConfig(f, env)));
+      const { poolCommand, productionPoolDeps } = await poolCommands();
       return poolCommand(config, flags().get('format') ?? 'text', productionPoolDeps(config, out));
     }
   }

@@ -1,7 +1,6 @@
 // The production dependencies of the daemon, built from the validated configuration: the
 // one place that picks adapters (and the live check) for the lifecycle.
 import { execFile } from 'node:child_process';
-import { createEc2Client, createEc2Port } from '../adapters/ec2.js';
 import { egressProbe } from '../adapters/egress.js';
 import { startHealthServer } from '../adapters/health.js';
 import { createImdsClient } from '../adapters/imds-client.js';
@@ -12,7 +11,7 @@ import { systemdNotify } from '../adapters/notify.js';
 import type { DaemonDeps } from '../lifecycle/daemon.js';
 import { egressLiveCheck, imdsLiveCheck, noLiveCheck, type LiveCheck } from '../lifecycle/live.js';
 import type { Logger } from '../shared/log.js';
-import type { ImdsPort, Target } from '../shared/ports.js';
+import type { Ec2CallRecord, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
 import { systemTiming } from '../shared/time.js';
 import type { LiveCheck as LiveCheckName, RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
@@ -27,6 +26,24 @@ export function liveCheckFor(name: LiveCheckName, imds: ImdsPort, egressUrl: str
   return checks[name];
 }
 
+/**
+ * The EC2 port, with the AWS SDK (the bulk of the bundle) loaded when the region is known,
+ * after the first IMDS answers, not before the agent's first request.
+ */
+export function lazyEc2Port(region: string, onCall: (record: Ec2CallRecord) => void): Ec2Port {
+  const port = import('../adapters/ec2.js').then(({ createEc2Client, createEc2Port }) => createEc2Port({ client: createEc2Client({ region }), onCall }));
+  // Surfaced by the first call that awaits it, not as an unhandled rejection meanwhile.
+  port.catch(() => undefined);
+  return {
+    listPool: async (pool) => (await port).listPool(pool),
+    describeAllocation: async (id) => (await port).describeAllocation(id),
+    describePublicIp: async (ip) => (await port).describePublicIp(ip),
+    associate: async (request) => (await port).associate(request),
+    disassociate: async (id) => (await port).disassociate(id),
+    metadataOptions: async (id) => (await port).metadataOptions(id),
+  };
+}
+
 export async function productionDeps(config: RunConfig, log: Logger): Promise<DaemonDeps> {
   // A malformed kubeconfig is reported now, at start, not at shutdown when it is too late.
   const kubeTarget = await loadKubeconfig(config.kubeconfig);
@@ -38,7 +55,7 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
     log,
     timing: systemTiming,
     imds,
-    ec2For: (region, onCall) => createEc2Port({ client: createEc2Client({ region }), onCall }),
+    ec2For: lazyEc2Port,
     kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
     liveCheck: liveCheckFor(config.liveCheck, imds, config.egressCheckUrl),
     notify: systemdNotify(config.notifySocket),

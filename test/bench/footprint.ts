@@ -1,32 +1,56 @@
-// Footprint of the built agent, run as its own process the way systemd runs it:
-// bundle size, cold start to the first IMDS request (against bare `node -e 0` measured in
-// the same run), time to ready, and idle RSS and CPU from the kernel's own accounting
-// (/proc/PID/status VmRSS/VmHWM, /proc/PID/stat utime+stime).
-import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { BUNDLE, runBundle } from '../helpers/agent.js';
-import { freePort } from '../sim/sim.js';
+// Footprint of the shipped executables, each run as its own process the way systemd runs it,
+// beside a bare Node process of the same Node binary and CPU measured in the same run: a
+// script that opens an HTTP server (as the agent's health endpoint) and asks IMDS for a token
+// (as the agent's first step), then idles. Per process: cold start to the first request its
+// IMDS sees, and, once ready, idle RSS and CPU from the kernel's own accounting
+// (/proc/PID/status VmRSS/VmHWM, /proc/PID/stat utime+stime), all processes idling at once.
+// arm64 runs under qemu-user on an x64 machine: its figures include the emulator (reported,
+// not judged). Also the bundle on this Node (the path for hosts without glibc 2.28).
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createGzip } from 'node:zlib';
+import { BUNDLE, runBundle, type AgentProcess } from '../helpers/agent.js';
+import { ARCHES, command, executableFor, nodeFor, runnerFor, type Arch } from '../helpers/arch.js';
+import { freePort, type Sim, type SimNode } from '../sim/sim.js';
 import { REALISTIC, startWorld } from './fleet.js';
-import { median } from './stats.js';
+import { median, table } from './stats.js';
+
+/** One kind of process, measured `reps` times cold and once idle. */
+export interface FootprintProcess {
+  /** e.g. `eip-agent-linux-x64`, `bare node 22 (x64)` */
+  name: string;
+  arch: Arch;
+  emulated: boolean;
+  /** the agent (true) or the bare Node it is compared with */
+  agent: boolean;
+  /** median ms from spawn to the first request its IMDS sees */
+  firstImdsMs: number;
+  /** agents: median ms from spawn to `ready` (claim and live check included) */
+  readyMs?: number;
+  /** agents: median EC2 calls of one node alone (uncontended) until ready */
+  ec2Calls?: number;
+  idleRssMb: number;
+  peakRssMb: number;
+  /** CPU time while idle, as a share of one core */
+  idleCpuPercent: number;
+  idleCpuMs: number;
+  /** executables: bytes on disk and gzipped (what a node downloads compressed) */
+  bytes?: number;
+  gzipBytes?: number;
+  /** agents: ratios to the bare process beside it */
+  rssRatio?: number;
+  firstImdsRatio?: number;
+}
 
 export interface FootprintRow {
   bundleBytes: number;
+  bundleGzipBytes: number;
   reps: number;
-  /** median ms from spawn to exit of `node -e 0` */
-  bareNodeMs: number;
-  /** median ms from spawn to the first request the node's IMDS sees */
-  firstImdsMs: number;
-  firstImdsRatio: number;
-  /** median ms from spawn to the `ready` event (claim + live check included) */
-  readyMs: number;
-  /** median EC2 calls of one node alone (uncontended) until ready */
-  uncontendedCalls: number;
   idleS: number;
+  processes: FootprintProcess[];
+  /** the x64 executable's idle RSS (the shipped default), for a quick look */
   idleRssMb: number;
-  peakRssMb: number;
-  /** CPU time while idle-ready, as a share of one core */
-  idleCpuPercent: number;
-  idleCpuMs: number;
+  /** why a process could not run here (e.g. no arm64 emulator) */
+  skipped: string[];
 }
 
 // Clock ticks per second for /proc/PID/stat (getconf CLK_TCK); 100 on every Linux we ship to.
@@ -45,76 +69,211 @@ function cpuTicks(pid: number): number {
   return Number(rest[11]) + Number(rest[12]);
 }
 
-function bareNode(): Promise<number> {
+export async function gzipSize(path: string): Promise<number> {
+  let bytes = 0;
+  const gzip = createGzip();
+  gzip.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  await new Promise<void>((resolve, reject) => {
+    gzip.on('end', resolve);
+    gzip.on('error', reject);
+    createReadStream(path).on('error', reject).pipe(gzip);
+  });
+  return bytes;
+}
+
+// The bare process: what any Node agent does at least — a loopback HTTP server, then one
+// IMDSv2 token request — and nothing else.
+const BARE = `
+const http = require('node:http');
+http.createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1');
+const r = http.request(process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT + 'latest/api/token', { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' } }, (a) => a.resume());
+r.on('error', () => {});
+r.end();
+`;
+
+interface Subject {
+  name: string;
+  arch: Arch;
+  emulated: boolean;
+  agent: boolean;
+  file?: string;
+  start(env: Record<string, string>, listen: string): AgentProcess;
+}
+
+function subjects(skipped: string[]): Subject[] {
+  const list: Subject[] = [];
+  for (const arch of ARCHES) {
+    const runner = runnerFor(arch);
+    const node = nodeFor(arch);
+    if ('skip' in runner) {
+      skipped.push(`linux-${arch}: ${runner.skip}`);
+      continue;
+    }
+    if (!existsSync(executableFor(arch)) || !node) {
+      skipped.push(`linux-${arch}: not built here (npm run build)`);
+      continue;
+    }
+    const emulated = runner.prefix.length > 0;
+    const run = (file: string, args: string[], env: Record<string, string>) => {
+      const c = command(runner.prefix, file, args);
+      return runBundle(c.args, env, c.binary);
+    };
+    list.push({ name: `bare node 22 (${arch})`, arch, emulated, agent: false, start: (env) => run(node, ['-e', BARE], env) });
+    list.push({
+      name: `eip-agent-linux-${arch}`,
+      arch,
+      emulated,
+      agent: true,
+      file: executableFor(arch),
+      start: (env, listen) => run(executableFor(arch), ['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], env),
+    });
+  }
+  const thisNode = `node ${process.versions.node.split('.')[0]} (${process.arch})`;
+  list.push({ name: `bare ${thisNode}`, arch: process.arch as Arch, emulated: false, agent: false, start: (env) => runBundle(['-e', BARE], env, process.execPath) });
+  list.push({
+    name: `eip-agent.cjs on ${thisNode}`,
+    arch: process.arch as Arch,
+    emulated: false,
+    agent: true,
+    start: (env, listen) => runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], env),
+  });
+  return list;
+}
+
+/** Resolves once `node`'s IMDS has seen a request, with the ms since `start`. */
+function firstImds(node: SimNode, proc: AgentProcess, start: bigint): Promise<number> {
   return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', () => resolve(Number(process.hrtime.bigint() - start) / 1e6));
+    const timer = setInterval(() => {
+      if (node.imds.requests.length > 0) {
+        clearInterval(timer);
+        resolve(Number(process.hrtime.bigint() - start) / 1e6);
+      } else if (proc.proc.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`exited ${proc.proc.exitCode} before asking IMDS: ${proc.plain.join('\n')}`));
+      }
+    }, 1);
   });
 }
 
-export async function footprint(options: { reps: number; idleS: number }): Promise<FootprintRow> {
-  const bundleBytes = statSync(BUNDLE).size;
-  const sim = await startWorld({ nodes: 0, pool: options.reps + 1, ...REALISTIC });
-  const bare: number[] = [];
-  const firstImds: number[] = [];
-  const ready: number[] = [];
-  const calls: number[] = [];
-  let idle: Pick<FootprintRow, 'idleRssMb' | 'peakRssMb' | 'idleCpuPercent' | 'idleCpuMs'> | undefined;
+interface Started {
+  proc: AgentProcess;
+  firstImdsMs: number;
+  readyMs?: number;
+  ec2Calls?: number;
+}
+
+async function startOne(sim: Sim, subject: Subject): Promise<Started> {
+  const node = await sim.addNode();
+  const listen = `127.0.0.1:${await freePort()}`;
+  const start = process.hrtime.bigint();
+  const proc = subject.start(sim.env(node), listen);
   try {
-    await bareNode(); // warm the page cache for the node binary, as the agent's runs will be
+    const firstImdsMs = await firstImds(node, proc, start);
+    if (!subject.agent) return { proc, firstImdsMs };
+    await proc.waitFor('ready', undefined, 120_000);
+    const readyMs = Number(process.hrtime.bigint() - start) / 1e6;
+    return { proc, firstImdsMs, readyMs, ec2Calls: sim.ec2.count({ caller: node.instance.instanceId }) };
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+}
+
+export async function footprint(options: { reps: number; idleS: number }): Promise<FootprintRow> {
+  const skipped: string[] = [];
+  const list = subjects(skipped);
+  const sim = await startWorld({ nodes: 0, pool: list.length * (options.reps + 1), ...REALISTIC });
+  const cold = new Map<Subject, { imds: number[]; ready: number[]; calls: number[] }>(list.map((s) => [s, { imds: [], ready: [], calls: [] }]));
+  const idle = new Map<Subject, Started>();
+  try {
+    // Warm the page cache for every binary, as a node's second boot would have it.
+    for (const s of list) await (await startOne(sim, s)).proc.stop('SIGKILL');
+    // Cold starts, interleaved so that load on the machine falls on every subject alike;
+    // the last one of each stays up to idle.
     for (let rep = 0; rep < options.reps; rep++) {
-      bare.push(await bareNode());
-      const node = await sim.addNode();
-      const listen = `127.0.0.1:${await freePort()}`;
-      const start = process.hrtime.bigint();
-      const agent = runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], sim.env(node));
-      const ms = () => Number(process.hrtime.bigint() - start) / 1e6;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (node.imds.requests.length > 0) {
-            clearInterval(timer);
-            resolve();
-          } else if (agent.proc.exitCode !== null) {
-            clearInterval(timer);
-            reject(new Error(`agent exited ${agent.proc.exitCode} before asking IMDS: ${agent.plain.join('\n')}`));
-          }
-        }, 1);
-      });
-      firstImds.push(ms());
-      try {
-        await agent.waitFor('ready', undefined, 60_000);
-        ready.push(ms());
-        calls.push(sim.ec2.count({ caller: node.instance.instanceId }));
-        if (rep === options.reps - 1) {
-          const pid = agent.proc.pid!;
-          await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle
-          const ticks = cpuTicks(pid);
-          const startedIdle = Date.now();
-          await new Promise((r) => setTimeout(r, options.idleS * 1000));
-          const cpuMs = ((cpuTicks(pid) - ticks) * 1000) / CLK_TCK;
-          const { rssKb, hwmKb } = procStatus(pid);
-          idle = { idleRssMb: rssKb / 1024, peakRssMb: hwmKb / 1024, idleCpuMs: cpuMs, idleCpuPercent: (cpuMs / (Date.now() - startedIdle)) * 100 };
-        }
-      } finally {
-        await agent.stop('SIGKILL');
+      for (const s of list) {
+        const started = await startOne(sim, s);
+        cold.get(s)!.imds.push(started.firstImdsMs);
+        if (started.readyMs !== undefined) cold.get(s)!.ready.push(started.readyMs);
+        if (started.ec2Calls !== undefined) cold.get(s)!.calls.push(started.ec2Calls);
+        if (rep === options.reps - 1) idle.set(s, started);
+        else await started.proc.stop('SIGKILL');
       }
     }
+    await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle
+    const ticks = new Map([...idle].map(([s, { proc }]) => [s, cpuTicks(proc.proc.pid!)]));
+    const began = Date.now();
+    await new Promise((r) => setTimeout(r, options.idleS * 1000));
+    const elapsed = Date.now() - began;
+    const processes: FootprintProcess[] = [];
+    for (const s of list) {
+      const pid = idle.get(s)!.proc.proc.pid!;
+      const cpuMs = ((cpuTicks(pid) - ticks.get(s)!) * 1000) / CLK_TCK;
+      const { rssKb, hwmKb } = procStatus(pid);
+      const ready = cold.get(s)!.ready;
+      processes.push({
+        name: s.name,
+        arch: s.arch,
+        emulated: s.emulated,
+        agent: s.agent,
+        firstImdsMs: median(cold.get(s)!.imds),
+        ...(ready.length ? { readyMs: median(ready), ec2Calls: median(cold.get(s)!.calls) } : {}),
+        idleRssMb: rssKb / 1024,
+        peakRssMb: hwmKb / 1024,
+        idleCpuMs: cpuMs,
+        idleCpuPercent: (cpuMs / elapsed) * 100,
+        ...(s.file ? { bytes: statSync(s.file).size, gzipBytes: await gzipSize(s.file) } : {}),
+      });
+    }
+    // Each agent against the bare process listed just before it (same binary, same CPU).
+    for (const [i, p] of processes.entries()) {
+      const bare = processes[i - 1];
+      if (p.agent && bare && !bare.agent) Object.assign(p, { rssRatio: p.idleRssMb / bare.idleRssMb, firstImdsRatio: p.firstImdsMs / bare.firstImdsMs });
+    }
+    return {
+      bundleBytes: statSync(BUNDLE).size,
+      bundleGzipBytes: await gzipSize(BUNDLE),
+      reps: options.reps,
+      idleS: options.idleS,
+      processes,
+      idleRssMb: processes.find((p) => p.name === 'eip-agent-linux-x64')?.idleRssMb ?? processes.find((p) => p.agent)!.idleRssMb,
+      skipped,
+    };
   } finally {
+    await Promise.all([...idle.values()].map((s) => s.proc.stop('SIGKILL')));
     await sim.close();
   }
-  const bareMs = median(bare);
-  const imdsMs = median(firstImds);
-  return {
-    bundleBytes,
-    reps: options.reps,
-    bareNodeMs: bareMs,
-    firstImdsMs: imdsMs,
-    firstImdsRatio: imdsMs / bareMs,
-    readyMs: median(ready),
-    uncontendedCalls: median(calls),
-    idleS: options.idleS,
-    ...idle!,
-  };
+}
+
+/** Goals (issue 22), for x64 agents only: emulated figures are reported, not judged. */
+export const GOALS = { rssRatio: 1.5, idleCpuPercent: 0.3, firstImdsRatio: 1.5, bundleBytes: 1.2e6 };
+
+const fmt = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
+const judged = (p: FootprintProcess, value: number | undefined, goal: number, digits: number, unit: string) => {
+  if (value === undefined) return '—';
+  const text = `${fmt(value, digits)}${unit}`;
+  if (!p.agent || p.emulated || p.name.includes('.cjs')) return text;
+  return `${text} ${value <= goal ? '(goal ≤ ' : '(MISSED ≤ '}${goal}${unit})`;
+};
+
+/** The footprint table's lines (the bench's render puts them under its heading). */
+export function renderFootprint(fp: FootprintRow): string[] {
+  const rows = fp.processes.map((p) => [
+    `${p.name}${p.emulated ? ' [qemu]' : ''}`,
+    `${fmt(p.firstImdsMs, 0)} ms`,
+    judged(p, p.firstImdsRatio, GOALS.firstImdsRatio, 2, '×'),
+    p.readyMs === undefined ? '—' : `${fmt(p.readyMs, 0)} ms`,
+    fmt(p.ec2Calls, 0),
+    `${fmt(p.idleRssMb, 1)} MB`,
+    judged(p, p.rssRatio, GOALS.rssRatio, 2, '×'),
+    `${fmt(p.peakRssMb, 1)} MB`,
+    judged(p, p.idleCpuPercent, GOALS.idleCpuPercent, 2, ' %'),
+    p.bytes === undefined ? '—' : `${fmt(p.bytes / 1e6, 1)} MB / ${fmt(p.gzipBytes! / 1e6, 1)} MB`,
+  ]);
+  return [
+    `Footprint (medians of ${fp.reps} cold starts; all idle together for ${fp.idleS} s once ready; ratios to the bare Node above each agent)`,
+    table(['process', 'first IMDS request', 'ratio', 'ready', 'EC2 calls alone', 'idle RSS', 'ratio', 'peak RSS', 'idle CPU', 'size / gzip'], rows),
+    `bundle dist/eip-agent.cjs: ${fmt(fp.bundleBytes / 1e6, 3)} MB (${fmt(fp.bundleGzipBytes / 1e6, 3)} MB gzip) ${fp.bundleBytes <= GOALS.bundleBytes ? '(goal ≤ ' : '(MISSED ≤ '}${GOALS.bundleBytes / 1e6} MB)`,
+    ...fp.skipped.map((s) => `not measured: ${s}`),
+  ];
 }

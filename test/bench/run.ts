@@ -1,7 +1,7 @@
 // The benchmark as a function: options in, measured rows out, and the text rendering.
 // `bench.ts` is the command line around it; `bench.test.ts` runs a tiny one.
 import { cpus, release } from 'node:os';
-import { footprint, type FootprintRow } from './footprint.js';
+import { footprint, renderFootprint, type FootprintRow } from './footprint.js';
 import { bucketFloorS, fleet, oversubscribed, storm, trio, unknownEni, type FleetRow, type Strategy, type TrioRow } from './scenarios.js';
 import { accountBuckets, type AccountLoad } from '../sim/throttle.js';
 import { writeCharts } from './charts.js';
@@ -68,7 +68,7 @@ export const DEFAULTS: BenchOptions = {
   capS: 600,
   baselineCapS: 30,
   reps: 5,
-  idleS: 10,
+  idleS: 30,
   spreadNodes: 50,
   spreadS: 15,
   trioRuns: 10,
@@ -284,26 +284,7 @@ export function render(result: BenchResult): string {
       ),
     );
   }
-  const fp = result.footprint;
-  if (fp) {
-    out.push('', `Footprint of dist/eip-agent.cjs run as a process (medians of ${fp.reps} cold starts; idle for ${fp.idleS} s once ready)`);
-    out.push(
-      table(
-        ['bundle', 'node -e 0', 'first IMDS request', 'ratio', 'ready', 'EC2 calls alone', 'idle RSS', 'peak RSS', 'idle CPU'],
-        [[
-          `${fmt(fp.bundleBytes / 1e6, 2)} MB`,
-          `${fmt(fp.bareNodeMs, 0)} ms`,
-          `${fmt(fp.firstImdsMs, 0)} ms`,
-          `${fmt(fp.firstImdsRatio, 2)}×`,
-          `${fmt(fp.readyMs, 0)} ms`,
-          fmt(fp.uncontendedCalls, 0),
-          `${fmt(fp.idleRssMb, 1)} MB`,
-          `${fmt(fp.peakRssMb, 1)} MB`,
-          `${fmt(fp.idleCpuPercent, 2)} % (${fmt(fp.idleCpuMs, 0)} ms)`,
-        ]],
-      ),
-    );
-  }
+  if (result.footprint) out.push('', ...renderFootprint(result.footprint));
   const failures = [...result.fleets.flatMap((r) => r.failures.map((f) => `${r.scenario}/${r.strategy}: ${f}`)), ...result.trio.flatMap((t) => t.failures.map((f) => `trio/${t.strategy}: ${f}`))];
   if (failures.length) out.push('', 'Failures:', ...failures.slice(0, 20));
   return `${out.join('\n')}\n`;

@@ -4,9 +4,14 @@
 // settings, commands and paths the agent has, and every example sets IMDS to one hop.
 import assert from 'node:assert/strict';
 import { mimeParts } from '../helpers/mime.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { EC2NodeClass } from '@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass';
+import { NodePool } from '@kubernetes-models/karpenter/karpenter.sh/v1/NodePool';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { PATHS } from '../../agent/cli/install-plan.js';
 import { FLAGS, envName } from '../../agent/cli/flags.js';
@@ -106,12 +111,84 @@ describe('Karpenter EC2NodeClass example', () => {
   });
 });
 
+describe('Karpenter example against the CRDs (@kubernetes-models/karpenter)', () => {
+  const docs = () => parseAllDocuments(read('scripts/karpenter/ec2nodeclass.yaml')).map((d) => d.toJS() as Record<string, unknown>);
+  /** The validator's complaint, or undefined when the object is valid. */
+  const complaint = (validate: () => void): string | undefined => {
+    try {
+      validate();
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  };
+
+  test('the EC2NodeClass and the NodePool are valid karpenter.k8s.aws/v1 and karpenter.sh/v1 objects', () => {
+    const [nodeClass, nodePool] = docs();
+    assert.equal(complaint(() => new EC2NodeClass(nodeClass as never).validate()), undefined);
+    assert.equal(complaint(() => new NodePool(nodePool as never).validate()), undefined);
+  });
+
+  test('a planted error is caught: a hop limit as a string, an unknown requirement operator', () => {
+    const [nodeClass, nodePool] = docs() as [{ spec: { metadataOptions: Record<string, unknown> } }, { spec: { template: { spec: { requirements: { operator: string }[] } } } }];
+    nodeClass.spec.metadataOptions['httpPutResponseHopLimit'] = '1';
+    assert.match(complaint(() => new EC2NodeClass(nodeClass as never).validate()) ?? '', /httpPutResponseHopLimit must be integer/);
+    nodePool.spec.template.spec.requirements[0]!.operator = 'Within';
+    assert.match(complaint(() => new NodePool(nodePool as never).validate()) ?? '', /operator must be equal to one of the allowed values/);
+  });
+
+  test('the NodePool allows both CPUs (amd64, arm64): the userData fetches the executable for the one it gets', () => {
+    const [, nodePool] = docs() as [unknown, { spec: { template: { spec: { requirements: { key: string; operator: string; values: string[] }[] } } } }];
+    const arch = nodePool.spec.template.spec.requirements.find((r) => r.key === 'kubernetes.io/arch');
+    assert.deepEqual({ operator: arch?.operator, values: arch?.values.slice().sort() }, { operator: 'In', values: ['amd64', 'arm64'] });
+  });
+});
+
+// botocore's EC2 model with the AWS CLI's own parameter validator (Debian's awscli, which
+// .ci/run installs; a pip AWS CLI or boto3 serves as well).
+const PYTHONS = ['/usr/bin/python3', 'python3'];
+const botocorePython = PYTHONS.find(
+  (python) => spawnSync(python, ['-c', 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("awscli.botocore") or u.find_spec("botocore") else 1)']).status === 0,
+);
+const NO_BOTOCORE = botocorePython ? false : "no python3 with botocore (apt-get install awscli; .ci/run does)";
+
+function validateEc2(operation: string, params: unknown): { ok: boolean; report: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'eip-botocore-'));
+  try {
+    writeFileSync(join(dir, 'params.json'), JSON.stringify(params));
+    const run = spawnSync(botocorePython!, ['test/fixtures/validate-ec2-params.py', operation, join(dir, 'params.json')], { encoding: 'utf8' });
+    assert.ok(run.status === 0 || run.status === 1, `the validator ran: ${run.stderr}`);
+    return { ok: run.status === 0, report: `${run.stdout}${run.stderr}`.trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('launch template example', () => {
   const template = JSON.parse(read('scripts/launch-template.json')) as { MetadataOptions: Record<string, unknown>; UserData: string };
 
   test('carries the shipped AL2023 user_data as it is, and IMDSv2 with one hop', () => {
     assert.equal(Buffer.from(template.UserData, 'base64').toString('utf8'), al2023);
     assert.deepEqual(template.MetadataOptions, { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpProtocolIpv6: 'disabled' });
+  });
+
+  test("is valid launch template data in botocore's EC2 model (CreateLaunchTemplate), and a planted error is caught", { skip: NO_BOTOCORE }, () => {
+    const data = JSON.parse(read('scripts/launch-template.json')) as Record<string, unknown> & { MetadataOptions: Record<string, unknown> };
+    const valid = validateEc2('CreateLaunchTemplate', { LaunchTemplateName: 'eip-agent', LaunchTemplateData: data });
+    assert.ok(valid.ok, valid.report);
+    data.MetadataOptions['HttpPutResponseHopLimit'] = '1';
+    data['MetadataOption'] = { HttpTokens: 'required' };
+    const planted = validateEc2('CreateLaunchTemplate', { LaunchTemplateName: 'eip-agent', LaunchTemplateData: data });
+    assert.equal(planted.ok, false);
+    assert.match(planted.report, /Unknown parameter in LaunchTemplateData: "MetadataOption"/);
+    assert.match(planted.report, /Invalid type for parameter LaunchTemplateData\.MetadataOptions\.HttpPutResponseHopLimit/);
+  });
+
+  test("its UserData is the base64 of the AL2023 user_data byte for byte; a planted change is caught", () => {
+    const encoded = (JSON.parse(read('scripts/launch-template.json')) as { UserData: string }).UserData;
+    assert.equal(encoded, Buffer.from(al2023, 'utf8').toString('base64'));
+    const planted = Buffer.from(al2023.replace('--tag-value orange', '--tag-value green'), 'utf8').toString('base64');
+    assert.notEqual(encoded, planted);
   });
 
   test('the AL2023 user_data calls eip-agent with flags the commands have, at the installed path', () => {
@@ -121,6 +198,66 @@ describe('launch template example', () => {
     assert.ok(binaries.length >= 2);
     for (const path of binaries) assert.equal(path, PATHS.binary);
     for (const [path] of shell.matchAll(/\/etc\/eip-agent\/\w+/g)) assert.equal(path, PATHS.env);
+  });
+});
+
+describe('the user_data fetches the executable for the node\'s CPU (uname -m)', () => {
+  /**
+   * Runs the shell part with `uname`, `aws` and `sha256sum` from a stub directory, the install
+   * path moved into a scratch directory; the "executable" it fetches records its arguments.
+   */
+  const fakeExecutable = (arch: string) => `#!/bin/sh\necho "${arch} $*" >> "$RAN"\n`;
+  function boot(machine: string, edit: (shell: string) => string = (s) => s): { code: number | null; fetched: string[]; ran: string; stderr: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'eip-userdata-'));
+    try {
+      const bin = join(dir, 'bin');
+      const bucket = join(dir, 'bucket');
+      const installed = join(dir, 'usr-local-bin');
+      for (const d of [bin, bucket, installed]) mkdirSync(d);
+      for (const arch of ['x64', 'arm64']) writeFileSync(join(bucket, `eip-agent-linux-${arch}`), fakeExecutable(arch));
+      const stub = (name: string, body: string) => {
+        writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+        chmodSync(join(bin, name), 0o755);
+      };
+      stub('uname', `[ "$1" = -m ] && echo ${machine}`);
+      // aws s3 cp --only-show-errors s3://my-bucket/eip-agent/0.1.0/FILE DEST
+      stub('aws', `echo "$4" >> ${join(dir, 'fetched')}; cp "${bucket}/$(basename "$4")" "$5"`);
+      const shell = edit(shellPart(al2023).body).replaceAll('/usr/local/bin', installed);
+      // stdin not a socket: bash would read ~/.bashrc as if run by rshd.
+      const run = spawnSync('bash', ['-c', shell], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: `${bin}:/usr/bin:/bin`, RAN: join(dir, 'ran') } });
+      const text = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+      return { code: run.status, fetched: text('fetched').trim().split('\n').filter(Boolean), ran: text('ran'), stderr: run.stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('x86_64 fetches eip-agent-linux-x64, aarch64 (Graviton) eip-agent-linux-arm64, and runs it as eip-agent', () => {
+    for (const [machine, arch] of [['x86_64', 'x64'], ['aarch64', 'arm64']] as const) {
+      const result = boot(machine);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(result.fetched, [`s3://my-bucket/eip-agent/0.1.0/eip-agent-linux-${arch}`]);
+      assert.equal(result.ran, `${arch} install --tag-key color --tag-value orange\n${arch} wait --timeout 600\n`);
+    }
+  });
+
+  test('another CPU stops the boot script with one line, before fetching anything', () => {
+    const result = boot('s390x');
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, 'eip-agent: no executable for CPU s390x\n');
+    assert.deepEqual(result.fetched, []);
+  });
+
+  test("a pinned sha256sum is checked against the file fetched for this CPU; a wrong one stops the boot", () => {
+    const pin = (arch: string, value: string) => (shell: string) => shell.replace(`EIP_AGENT_SHA256_${arch.toUpperCase()}=""`, `EIP_AGENT_SHA256_${arch.toUpperCase()}="${value}"`);
+    const right = boot('aarch64', pin('arm64', createHash('sha256').update(fakeExecutable('arm64')).digest('hex')));
+    assert.equal(right.code, 0, right.stderr);
+    assert.match(right.ran, /^arm64 install /);
+    const wrong = boot('aarch64', pin('arm64', '0'.repeat(64)));
+    assert.notEqual(wrong.code, 0);
+    assert.equal(wrong.ran, '', 'nothing ran');
+    // The x64 pin is not consulted on arm64.
+    assert.equal(boot('aarch64', pin('x64', '0'.repeat(64))).code, 0);
   });
 });
 

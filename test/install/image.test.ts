@@ -6,10 +6,11 @@
 // (`claim`, then `run` resumes with no AssociateAddress).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runBundle, runToEnd, type AgentProcess } from '../helpers/agent.js';
+import { elfMachine, runnerFor } from '../helpers/arch.js';
 import { Sim, type SimNode } from '../sim/sim.js';
 
 function hasTool(name: string): boolean {
@@ -26,6 +27,7 @@ const SKIP =
         : false;
 
 const POOL = ['--tag-key', 'color', '--tag-value', 'orange'];
+const ARM64 = runnerFor('arm64');
 const CHROOT = spawnSync('sh', ['-c', 'command -v chroot'], { encoding: 'utf8' }).stdout.trim();
 
 describe('container image', { skip: SKIP }, () => {
@@ -39,7 +41,8 @@ describe('container image', { skip: SKIP }, () => {
     out = mkdtempSync('/var/tmp/eip-image-test-');
     execFileSync('bash', ['scripts/image/build.sh', out], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
     const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
-    execFileSync('umoci', ['unpack', '--image', `${join(out, 'oci')}:${version}`, join(out, 'bundle')], { stdio: 'pipe' });
+    // umoci unpacks one platform's image (its own tag); the index is checked below.
+    execFileSync('umoci', ['unpack', '--image', `${join(out, 'oci')}:${version}-amd64`, join(out, 'bundle')], { stdio: 'pipe' });
     rootfs = join(out, 'bundle', 'rootfs');
     const spec = JSON.parse(readFileSync(join(out, 'bundle', 'config.json'), 'utf8')) as { process: { args: string[]; env: string[] } };
     entrypoint = spec.process.args;
@@ -100,7 +103,45 @@ describe('container image', { skip: SKIP }, () => {
       ],
     );
     const mb = (file: string) => (Number(readFileSync(join(out, file), 'utf8')) / 1e6).toFixed(1);
-    t.diagnostic(`image: ${mb('compressed-bytes')} MB compressed layers, ${mb('unpacked-bytes')} MB unpacked`);
+    for (const platform of ['amd64', 'arm64']) {
+      t.diagnostic(`image linux/${platform}: ${mb(`compressed-bytes-${platform}`)} MB compressed layers, ${mb(`unpacked-bytes-${platform}`)} MB unpacked`);
+    }
+  });
+
+  test("is an index of linux/amd64 and linux/arm64 under the version's tag; each image's config names its CPU", () => {
+    const blob = (digest: string) => JSON.parse(readFileSync(join(out, 'oci', 'blobs', ...digest.split(':')), 'utf8'));
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    const refs = (JSON.parse(readFileSync(join(out, 'oci', 'index.json'), 'utf8')) as { manifests: { mediaType: string; digest: string; annotations: Record<string, string> }[] }).manifests;
+    const tagged = (tag: string) => refs.find((m) => m.annotations['org.opencontainers.image.ref.name'] === tag);
+    const index = tagged(version);
+    assert.equal(index?.mediaType, 'application/vnd.oci.image.index.v1+json');
+    const manifests = (blob(index.digest) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] }).manifests;
+    assert.deepEqual(manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), ['linux/amd64', 'linux/arm64']);
+    for (const m of manifests) {
+      const config = blob((blob(m.digest) as { config: { digest: string } }).config.digest) as { os: string; architecture: string; config: { Entrypoint: string[] } };
+      assert.deepEqual([config.os, config.architecture], [m.platform.os, m.platform.architecture]);
+      assert.deepEqual(config.config.Entrypoint, ['/usr/local/bin/eip-agent-container']);
+      // The same image as the platform's own tag.
+      assert.equal(tagged(`${version}-${m.platform.architecture}`)?.digest, m.digest);
+    }
+  });
+
+  test('the linux/arm64 image holds the arm64 executable, its arm64 libraries and busybox, and runs --version under qemu-user', { skip: 'skip' in ARM64 ? ARM64.skip : false }, () => {
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    const bundle = join(out, 'bundle-arm64');
+    execFileSync('umoci', ['unpack', '--image', `${join(out, 'oci')}:${version}-arm64`, bundle], { stdio: 'pipe' });
+    const arm64 = join(bundle, 'rootfs');
+    const header = readFileSync(join(arm64, 'usr/local/bin/eip-agent')).subarray(0, 20);
+    assert.equal(elfMachine(header), 'arm64');
+    assert.equal(elfMachine(readFileSync(join(arm64, 'bin/busybox')).subarray(0, 20)), 'arm64');
+    assert.ok(existsSync(join(arm64, 'lib/ld-linux-aarch64.so.1')) && existsSync(join(arm64, 'lib/aarch64-linux-gnu/libc.so.6')));
+    // The emulator is static: copied in, it runs the image's own loader and libraries.
+    const qemu = join(arm64, 'qemu-aarch64-static');
+    copyFileSync(('prefix' in ARM64 ? ARM64.prefix[0] : undefined)!, qemu);
+    chmodSync(qemu, 0o755);
+    const run = spawnSync(CHROOT, [arm64, '/qemu-aarch64-static', '/usr/local/bin/eip-agent', '--version'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), version);
   });
 
   test('`run` from the image reaches ready against the simulator and releases on SIGTERM', async () => {
