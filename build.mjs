@@ -7,7 +7,9 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const all = process.argv.includes('--all');
+// --tests-only: just the transpiled copy in .build/, no bundle (npm run mutate rebuilds it).
+const testsOnly = process.argv.includes('--tests-only');
+const all = testsOnly || process.argv.includes('--all');
 
 function tsFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -25,7 +27,7 @@ const units = {
   __EIP_AGENT_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
 };
 
-await build({
+if (!testsOnly) await build({
   entryPoints: ['agent/cli/main.ts'],
   outfile: 'dist/eip-agent.cjs',
   bundle: true,
@@ -47,7 +49,7 @@ await build({
   logLevel: 'warning',
 });
 
-await buildExecutable();
+if (!testsOnly) await buildExecutable();
 
 if (all) {
   rmSync('.build', { recursive: true, force: true });
