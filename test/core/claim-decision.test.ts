@@ -371,3 +371,24 @@ test('a dry pool, a second address and a clean listing reset the troubles', () =
   });
   assert.deepEqual(next(run([{ of: 'waited', why: 'held-elsewhere', ms: 5000 }], second)), { do: 'list' });
 });
+
+test('after forgetting the lost addresses, the next listing tries them again', () => {
+  const [one, two] = [address(1), address(2)];
+  const a = firstChoice([one, two]);
+  const b = a === one ? two : one;
+  const race = (x: AddressView): ClaimObservation[] => [{ of: 'attempted', address: x, result: 'conflict' }, { of: 'waited', why: 'contention', ms: 1 }, listed([one, two]), looked()];
+  let memory = run([listed([one, two]), looked(), ...race(a), ...race(b)]);
+  assert.deepEqual(next(memory), { do: 'forget' });
+  memory = run([{ of: 'forgot' }], memory);
+  assert.deepEqual([memory.listing, [...memory.lost], memory.spreads, memory.onTarget], [undefined, [], 2, []]);
+  memory = run([listed([one, two]), looked()], memory);
+  assert.deepEqual(next(memory), { do: 'attempt', address: a });
+});
+
+test('a re-list wait of any length (dry pool, foreign or second address) looks again and is no spread', () => {
+  for (const why of ['exhausted', 'foreign-eip', 'held-elsewhere'] as const) {
+    const dry = run([listed([elsewhere(1)]), looked(), { of: 'waited', why, ms: 1 }]);
+    assert.deepEqual([dry.listing, dry.spreads], [undefined, 0], why);
+    assert.deepEqual(next(dry), { do: 'list' }, why);
+  }
+});
