@@ -1,11 +1,14 @@
 // npm run mutate's test command: the fast tiers (test/core, test/shared, test/lifecycle)
 // in one process, which is three times faster than `node --test` starting one per file.
-// A failing test sets the exit code, and Stryker counts the mutant killed.
+// A failing test sets the exit code, and Stryker counts the mutant killed. Arguments other
+// than flags name the tiers to run, in order (mutate:lifecycle: only the tier that loads
+// agent/lifecycle; test/core and test/shared never import it).
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const TIERS = ['core', 'shared', 'lifecycle'];
+const named = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const TIERS = named.length > 0 ? named : ['core', 'shared', 'lifecycle'];
 const tests = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 for (const tier of TIERS) {
