@@ -9,7 +9,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 
-const all = process.argv.includes('--all');
+// --tests-only: just the transpiled copy in .build/, no bundle (npm run mutate rebuilds it).
+const testsOnly = process.argv.includes('--tests-only');
+const all = testsOnly || process.argv.includes('--all');
 
 // Node's own arm64 build, from the npm registry. It is not a devDependency: its package says
 // `"cpu": "arm64"`, so `npm ci` on x64 would refuse it (EBADPLATFORM) or, as an optional
@@ -71,7 +73,7 @@ const lean = {
   },
 };
 
-await build({
+if (!testsOnly) await build({
   entryPoints: ['agent/cli/main.ts'],
   plugins: [lean],
   outfile: 'dist/eip-agent.cjs',
@@ -94,7 +96,7 @@ await build({
   logLevel: 'warning',
 });
 
-await buildExecutables();
+if (!testsOnly) await buildExecutables();
 
 if (all) {
   rmSync('.build', { recursive: true, force: true });

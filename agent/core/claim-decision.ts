@@ -231,7 +231,6 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
     const ms = Math.round(random() * Math.max(spread, stallFloorMs(memory.stalls)));
     return { do: 'wait', ms, why: 'contention', reason: `spreading the next attempt over the account's mutating bucket (${view.free.length} free)` };
   }
-  if (memory.stale) return { do: 'list' };
   const candidate = view.free.find((a) => !memory.lost.has(a.allocationId));
   if (!candidate) return { do: 'forget' }; // every free address listed was lost: the listing lags
   if (memory.faults > 0 && !memory.retried) {

@@ -108,18 +108,20 @@ export function initialState(pool: PoolSelector, version: string, gate: GatePoli
   };
 }
 
-// The phases in which each phase-moving fact applies. Elsewhere it is late news (a live
-// watch that finishes its look after the end of the node began) and changes nothing.
-const MOVES: Partial<Record<Fact['type'], { to: Phase; from: readonly Phase[] }>> = {
-  claiming: { to: 'claiming', from: ['starting', 'claiming', 'verifying'] },
-  verifying: { to: 'verifying', from: ['claiming', 'verifying'] },
-  ready: { to: 'ready', from: ['verifying'] },
-  lost: { to: 'verifying', from: ['ready'] },
-  back: { to: 'ready', from: ['verifying'] },
-  draining: { to: 'draining', from: ['starting', 'claiming', 'verifying', 'ready', 'draining'] },
-  releasing: { to: 'releasing', from: ['starting', 'claiming', 'verifying', 'ready', 'draining'] },
-  released: { to: 'released', from: ['starting', 'claiming', 'verifying', 'ready', 'draining', 'releasing'] },
-  failed: { to: 'failed', from: ['starting', 'claiming', 'verifying', 'ready', 'draining', 'releasing'] },
+// The phase each phase-moving fact moves to, where phase.ts allows the move. Elsewhere it
+// is late news (a live watch that finishes its look after the end of the node began) and
+// changes nothing. `only`: a fact that is news in these phases alone (a look at the
+// address while claiming, a loss seen by the watch after ready).
+const MOVES: Partial<Record<Fact['type'], { to: Phase; only?: readonly Phase[] }>> = {
+  claiming: { to: 'claiming' },
+  verifying: { to: 'verifying', only: ['claiming', 'verifying'] },
+  ready: { to: 'ready' },
+  lost: { to: 'verifying', only: ['ready'] },
+  back: { to: 'ready' },
+  draining: { to: 'draining' },
+  releasing: { to: 'releasing' },
+  released: { to: 'released' },
+  failed: { to: 'failed' },
 };
 
 /** `now`: epoch ms, for readySince. Returns the same object when the fact changes nothing. */
@@ -127,7 +129,7 @@ export function applyFact(state: AgentState, fact: Fact, now: number): AgentStat
   const move = MOVES[fact.type];
   if (move) {
     const phase = state.status.phase;
-    if (!move.from.includes(phase) || (phase !== move.to && !canMove(phase, move.to))) return state;
+    if (!canMove(phase, move.to) || (move.only && !move.only.includes(phase))) return state;
     const reason = 'reason' in fact ? fact.reason : null;
     const status = { ...state.status, phase: move.to, reason };
     if (move.to === 'ready') {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { inPool, isFree, rank, viewPool } from '../../agent/core/pool.js';
+import { describePool, inPool, isFree, isOn, rank, viewPool } from '../../agent/core/pool.js';
 import type { AddressView } from '../../agent/shared/ports.js';
 
 const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', mac: '0a:00:00:00:00:01' };
@@ -64,3 +65,58 @@ test('rank: stable per node, different across nodes, a permutation', () => {
   const firstChoices = new Set(Array.from({ length: 50 }, (_, n) => rank(`i-${n}`, free)[0]!.allocationId));
   assert.ok(firstChoices.size >= 10, `first choices spread over ${firstChoices.size} addresses`);
 });
+
+test('isOn: the association, the interface and the private IP must all match the target (G2/G3)', () => {
+  const on = { associationId: 'eipassoc-1', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5' };
+  const cases: [string, Partial<AddressView>, boolean][] = [
+    ['on the target', on, true],
+    ['the same private IP on another interface', { ...on, networkInterfaceId: 'eni-0bbb' }, false],
+    ['another private IP of the target interface', { ...on, privateIp: '10.0.0.6' }, false],
+    ['a lagging read: interface and IP, no association', { networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5' }, false],
+    ['free', {}, false],
+  ];
+  for (const [name, extra, expected] of cases) assert.equal(isOn(address('1', extra), target), expected, name);
+});
+
+test('viewPool: what counts as held elsewhere, and what is free', () => {
+  const pool = { tagKey: 'color' };
+  const cases: [string, Partial<AddressView>, 'held' | 'elsewhere' | 'free' | 'none'][] = [
+    ['on the target', { associationId: 'a', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', instanceId: 'i-0aaa' }, 'held'],
+    ['another private IP of the target interface', { associationId: 'a', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.6' }, 'elsewhere'],
+    ['another interface of this instance', { associationId: 'a', networkInterfaceId: 'eni-0bbb', privateIp: '10.0.1.1', instanceId: 'i-0aaa' }, 'elsewhere'],
+    ['another instance', { associationId: 'a', networkInterfaceId: 'eni-0ccc', privateIp: '10.0.0.5', instanceId: 'i-0ccc' }, 'none'],
+    ['a NAT gateway (no instance)', { associationId: 'a', networkInterfaceId: 'eni-0nat', privateIp: '10.0.0.5' }, 'none'],
+    ['free', {}, 'free'],
+  ];
+  for (const [name, extra, where] of cases) {
+    const a = address('x', extra);
+    const view = viewPool([a], pool, target);
+    assert.deepEqual(
+      [view.held, view.heldElsewhere, view.free, view.size],
+      [where === 'held' ? a : undefined, where === 'elsewhere' ? [a] : [], where === 'free' ? [a] : [], 1],
+      name,
+    );
+  }
+});
+
+test('rank: highest random weight first — sha256 of instance id and allocation id, first 8 bytes', () => {
+  const free = Array.from({ length: 12 }, (_, i) => address(`${i}`.padStart(2, '0')));
+  const weight = (id: string, a: AddressView) => createHash('sha256').update(`${id}\0${a.allocationId}`).digest().readBigUInt64BE(0);
+  for (const id of ['i-0aaa', 'i-0bbb', 'i-0123456789abcdef0']) {
+    const ranked = rank(id, free);
+    const weights = ranked.map((a) => weight(id, a));
+    for (let i = 1; i < weights.length; i++) assert.ok(weights[i - 1]! > weights[i]!, `${id}: position ${i} outweighs the one before`);
+  }
+  // The same order, written out: a node's order must survive a change of code (restarts
+  // across an upgrade land on the same first choice).
+  assert.deepEqual(rank('i-0aaa', free.slice(0, 5)).map((a) => a.allocationId), RANKED_0AAA);
+  assert.deepEqual(rank('i-0aaa', []), []);
+});
+
+test('describePool: the selector as operators write it', () => {
+  assert.equal(describePool({ tagKey: 'color', tagValue: 'orange' }), 'color=orange');
+  assert.equal(describePool({ tagKey: 'color' }), 'color=*');
+  assert.equal(describePool({ tagKey: 'color', tagValue: '' }), 'color=');
+});
+
+const RANKED_0AAA = ['eipalloc-04', 'eipalloc-02', 'eipalloc-03', 'eipalloc-01', 'eipalloc-00'];

@@ -1,7 +1,7 @@
 // The release's decisions as tables: give back only our own association (G2), and make sure it is gone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initialRelease, nextReleaseStep, observeRelease, standing, type ReleaseObservation, type ReleaseStep } from '../../agent/core/release-decision.js';
+import { RELEASE_READS, RELEASE_READ_GAP_MS, initialRelease, nextReleaseStep, observeRelease, standing, type ReleaseObservation, type ReleaseStep } from '../../agent/core/release-decision.js';
 import type { AddressView } from '../../agent/shared/ports.js';
 
 const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', mac: '0a:00:00:00:00:01' };
@@ -70,4 +70,51 @@ test('release sequences', () => {
     ['a repeat answered NotFound after a first that did apply', [read(ours), asked(), read(ours), asked(true)], 'read disassociate read wait disassociate done:released'],
   ];
   for (const [name, answers, expected] of cases) assert.equal(shape(run([...answers])), expected, name);
+});
+
+test('the reads a release makes: four, a second apart, and the whole memory at each step', () => {
+  assert.deepEqual([RELEASE_READS, RELEASE_READ_GAP_MS], [4, 1000]);
+  assert.deepEqual(initialRelease(), { stage: 'check', reads: 0, asks: 0, waitFirst: false });
+  const steps = run([read(theirs), read(ours), asked(), read(ours), asked(), read(base)]);
+  assert.deepEqual(steps, [
+    { do: 'read' },
+    { do: 'wait', ms: 1000 },
+    { do: 'read' },
+    { do: 'disassociate' },
+    { do: 'read' },
+    { do: 'wait', ms: 1000 },
+    { do: 'disassociate' },
+    { do: 'read' },
+    { do: 'done', outcome: 'released' },
+  ]);
+  // Memory, step by step: what each observation leaves.
+  let m = initialRelease();
+  m = observeRelease(m, read(theirs), held, target);
+  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: true, seen: 'elsewhere' });
+  m = observeRelease(m, { of: 'waited' }, held, target);
+  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: false, seen: 'elsewhere' });
+  m = observeRelease(m, read(ours), held, target);
+  assert.deepEqual(m, { stage: 'check', reads: 2, asks: 0, waitFirst: false, seen: 'ours' });
+  m = observeRelease(m, asked(), held, target);
+  assert.deepEqual(m, { stage: 'asked', reads: 0, asks: 1, waitFirst: false, seen: undefined });
+  m = observeRelease(m, read(ours), held, target);
+  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 1, waitFirst: true, seen: 'ours' });
+  m = observeRelease(observeRelease(m, { of: 'waited' }, held, target), asked(true), held, target);
+  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 2, waitFirst: false, seen: 'ours', outcome: 'released' });
+  // The fourth read that still shows it elsewhere decides at once, without a wait first.
+  let e = initialRelease();
+  for (let i = 0; i < 4; i++) e = observeRelease({ ...e, waitFirst: false }, read(theirs), held, target);
+  assert.deepEqual(e, { stage: 'check', reads: 4, asks: 0, waitFirst: false, seen: 'elsewhere' });
+  assert.deepEqual(nextReleaseStep(e), { do: 'done', outcome: 'not-ours' });
+});
+
+test('standing: each part of ours — the association id, the interface, the private IP', () => {
+  const cases: [string, AddressView | undefined, 'ours' | 'elsewhere' | 'free'][] = [
+    ['ours', ours, 'ours'],
+    ['our id on another interface (a read lagging a move)', { ...ours, networkInterfaceId: 'eni-0other' }, 'elsewhere'],
+    ['another id on our interface and IP', { ...ours, associationId: 'eipassoc-new' }, 'elsewhere'],
+    ['free', base, 'free'],
+    ['gone', undefined, 'free'],
+  ];
+  for (const [name, seen, expected] of cases) assert.equal(standing(seen, held, target), expected, name);
 });

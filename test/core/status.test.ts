@@ -1,107 +1,144 @@
 // How each fact a lifecycle function reports changes what the agent shows (one writer).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyFact, initialState, type AgentState, type Fact } from '../../agent/core/status.js';
-import type { Phase } from '../../agent/core/phase.js';
+import { applyFact, initialState, readiness, type AgentState, type Fact, type Status } from '../../agent/core/status.js';
+import { PHASES, type Phase } from '../../agent/core/phase.js';
 
 const pool = { tagKey: 'color', tagValue: 'orange' };
-const at = (phase: Phase): AgentState => {
+const at = (phase: Phase, patch: Partial<Status> = {}): AgentState => {
   const s = initialState(pool, '1.0.0');
-  return { ...s, status: { ...s.status, phase } };
+  return { ...s, status: { ...s.status, phase, ...patch } };
 };
 const claimed = { allocationId: 'eipalloc-1', publicIp: '198.51.100.1', associationId: 'eipassoc-1', resumed: false };
+const NOW = Date.UTC(2026, 0, 1, 12, 30);
 
-test('phase moves: each fact applies in its phases, and is late news elsewhere', () => {
-  const cases: [Phase, Fact, Phase][] = [
-    ['starting', { type: 'claiming', reason: 'x' }, 'claiming'],
-    ['claiming', { type: 'verifying', reason: 'x' }, 'verifying'],
-    ['verifying', { type: 'ready' }, 'ready'],
-    ['ready', { type: 'lost', reason: 'gone' }, 'verifying'],
-    ['verifying', { type: 'back', associationId: 'eipassoc-1' }, 'ready'],
-    ['verifying', { type: 'claiming', reason: 'claim again' }, 'claiming'],
-    ['ready', { type: 'draining', reason: 'x' }, 'draining'],
-    ['draining', { type: 'releasing', reason: 'x' }, 'releasing'],
-    ['releasing', { type: 'released', reason: 'released' }, 'released'],
-    ['starting', { type: 'released', reason: 'nothing to release' }, 'released'],
-    ['claiming', { type: 'failed', reason: 'boom' }, 'failed'],
-    // Late news: a live watch that finishes its look after the end began changes nothing.
-    ['draining', { type: 'lost', reason: 'x' }, 'draining'],
-    ['draining', { type: 'back', associationId: 'eipassoc-2' }, 'draining'],
-    ['releasing', { type: 'ready' }, 'releasing'],
-    ['ready', { type: 'verifying', reason: 'x' }, 'ready'],
-    ['released', { type: 'failed', reason: 'x' }, 'released'],
-    ['failed', { type: 'released', reason: 'x' }, 'failed'],
-    ['starting', { type: 'ready' }, 'starting'],
-  ];
-  for (const [from, fact, to] of cases) {
-    const before = at(from);
-    const after = applyFact(before, fact, 0);
-    assert.equal(after.status.phase, to, `${from} + ${fact.type}`);
-    if (from === to && fact.type !== 'draining' && fact.type !== 'claiming') assert.equal(after, before, `${from} + ${fact.type}: nothing changes`);
+const moving: Record<string, Fact> = {
+  claiming: { type: 'claiming', reason: 'r-claiming' },
+  verifying: { type: 'verifying', reason: 'r-verifying' },
+  ready: { type: 'ready' },
+  lost: { type: 'lost', reason: 'r-lost' },
+  back: { type: 'back' },
+  draining: { type: 'draining', reason: 'r-draining' },
+  releasing: { type: 'releasing', reason: 'r-releasing' },
+  released: { type: 'released', reason: 'r-released' },
+  failed: { type: 'failed', reason: 'r-failed' },
+};
+
+// Rows: the fact; columns: the phase it arrives in (PHASES order); cells: the phase after
+// it, or `=` for late news (nothing changes, the same object comes back). The moves come
+// from phase.ts; `verifying` is news only while claiming, `lost` only while ready.
+const FACTS = `
+          starting  claiming  verifying  ready      draining  releasing  released  failed
+claiming  claiming  claiming  claiming   =          =         =          =         =
+verifying =         verifying verifying  =          =         =          =         =
+ready     =         =         ready      =          =         =          =         =
+lost      =         =         =          verifying  =         =          =         =
+back      =         =         ready      =          =         =          =         =
+draining  draining  draining  draining   draining   draining  =          =         =
+releasing =         releasing releasing  releasing  releasing =          =         =
+released  released  released  released  released   released  released   =         =
+failed    failed    failed    failed     failed     failed    failed     =         =
+`;
+
+test('phase moves: every phase-moving fact in every phase', () => {
+  const [header, ...rows] = FACTS.trim().split('\n').map((line) => line.trim().split(/\s+/));
+  assert.deepEqual(header, PHASES);
+  assert.deepEqual(rows.map((r) => r[0]), Object.keys(moving));
+  for (const [name, ...cells] of rows) {
+    const fact = moving[name!]!;
+    PHASES.forEach((from, i) => {
+      const before = at(from, { associationId: 'eipassoc-1' });
+      const after = applyFact(before, fact, NOW);
+      const label = `${from} + ${name}`;
+      if (cells[i] === '=') return assert.equal(after, before, `${label}: late news, nothing changes`);
+      const to = cells[i] as Phase;
+      const expected: Status = {
+        ...before.status,
+        phase: to,
+        reason: 'reason' in fact ? fact.reason : null,
+        // Ready (by `ready` or `back`) stamps the time and opens kubelet's gate.
+        ...(to === 'ready' ? { readySince: '2026-01-01T12:30:00.000Z', gate: { policy: 'strict', open: true } } : {}),
+        ...(name === 'failed' ? { lastError: 'r-failed' } : {}),
+        ...(name === 'released' ? { associationId: null } : {}),
+      };
+      assert.deepEqual(after, { ...before, status: expected }, label);
+    });
   }
 });
 
-test('facts that fill in the status, and the trail a release cut short reads', () => {
-  let s = initialState(pool, '1.0.0');
-  const apply = (fact: Fact) => (s = applyFact(s, fact, Date.UTC(2026, 0, 1)));
-  apply({ type: 'identified', instanceId: 'i-1', region: 'eu-west-1', nodeName: 'n', networkInterfaceId: 'eni-1', privateIp: '10.0.0.1' });
-  apply({ type: 'claiming', reason: 'listing' });
-  apply({ type: 'pool', size: 4, free: 1 });
-  apply({ type: 'attempt' });
-  apply({ type: 'conflict' });
-  apply({ type: 'uncertain', allocationId: 'eipalloc-9' });
-  apply({ type: 'uncertain', allocationId: 'eipalloc-9' });
-  apply({ type: 'landed', claimed });
-  apply({ type: 'claimed', claimed });
-  apply({ type: 'verifying', reason: 'live?' });
-  apply({ type: 'ready' });
-  assert.equal(s.status.instanceId, 'i-1');
-  assert.deepEqual(s.status.pool, { tagKey: 'color', tagValue: 'orange', size: 4, free: 0 }, 'the claim took the one free address');
-  assert.deepEqual([s.status.attempts, s.status.conflicts], [1, 1]);
-  assert.equal(s.status.publicIp, '198.51.100.1');
-  assert.equal(s.status.readySince, '2026-01-01T00:00:00.000Z');
-  assert.equal(s.status.version, '1.0.0');
-  assert.deepEqual(s.trail, { uncertain: ['eipalloc-9'], landed: claimed });
-  apply({ type: 'unlanded' });
-  assert.deepEqual(s.trail, { uncertain: ['eipalloc-9'] });
-  apply({ type: 'draining', reason: 'pods' });
-  apply({ type: 'releasing', reason: 'x' });
-  apply({ type: 'released', reason: 'released' });
-  assert.equal(s.status.associationId, null, 'released: no association any more');
-  assert.equal(applyFact(s, { type: 'failed', reason: 'late' }, 0).status.lastError, null);
+test('ready again after a loss: readySince is the time it came back', () => {
+  let s = at('ready', { readySince: '2026-01-01T00:00:00.000Z', gate: { policy: 'strict', open: true } });
+  s = applyFact(s, { type: 'lost', reason: 'gone' }, NOW);
+  assert.deepEqual([s.status.phase, s.status.reason, s.status.gate.open], ['verifying', 'gone', true], 'the gate stays open: kubelet runs');
+  s = applyFact(s, { type: 'back' }, NOW + 1000);
+  assert.deepEqual([s.status.phase, s.status.reason, s.status.readySince], ['ready', null, '2026-01-01T12:30:01.000Z']);
 });
 
-test('the pool as the claim leaves it: a new association takes one free address, a resumed one none', () => {
-  const cases: [string, number | null, boolean, number | null][] = [
-    ['claimed from a listing with 3 free', 3, false, 2],
-    ['resumed: the listing showed it held already', 3, true, 3],
-    ['claimed a last address', 1, false, 0],
-    ['never below zero (a listing that lagged)', 0, false, 0],
-    ['no listing yet (the trail of a cut-short claim)', null, false, null],
+test('every fact that fills in the status, and the trail a release cut short reads', () => {
+  const base = at('claiming');
+  const cases: [string, Fact, (s: AgentState) => AgentState][] = [
+    [
+      'identified',
+      { type: 'identified', instanceId: 'i-1', region: 'eu-west-1', nodeName: 'n', networkInterfaceId: 'eni-1', privateIp: '10.0.0.1' },
+      (s) => ({ ...s, status: { ...s.status, instanceId: 'i-1', region: 'eu-west-1', nodeName: 'n', networkInterfaceId: 'eni-1', privateIp: '10.0.0.1' } }),
+    ],
+    ['pool', { type: 'pool', size: 4, free: 1 }, (s) => ({ ...s, status: { ...s.status, pool: { tagKey: 'color', tagValue: 'orange', size: 4, free: 1 } } })],
+    ['attempt', { type: 'attempt' }, (s) => ({ ...s, status: { ...s.status, attempts: 1 } })],
+    ['conflict', { type: 'conflict' }, (s) => ({ ...s, status: { ...s.status, conflicts: 1 } })],
+    ['claimed', { type: 'claimed', claimed }, (s) => ({ ...s, status: { ...s.status, allocationId: 'eipalloc-1', publicIp: '198.51.100.1', associationId: 'eipassoc-1' } })],
+    ['error', { type: 'error', message: 'EC2 throttled' }, (s) => ({ ...s, status: { ...s.status, lastError: 'EC2 throttled' } })],
+    ['termination', { type: 'termination', detail: 'SIGTERM' }, (s) => ({ ...s, status: { ...s.status, termination: 'SIGTERM' } })],
+    ['rebalance', { type: 'rebalance', notice: '2026-11-23T12:00:00Z' }, (s) => ({ ...s, status: { ...s.status, rebalanceNotice: '2026-11-23T12:00:00Z' } })],
+    ['gate-open', { type: 'gate-open' }, (s) => ({ ...s, status: { ...s.status, gate: { policy: 'strict', open: true } } })],
+    ['landed', { type: 'landed', claimed }, (s) => ({ ...s, trail: { uncertain: [], landed: claimed } })],
+    ['uncertain', { type: 'uncertain', allocationId: 'eipalloc-9' }, (s) => ({ ...s, trail: { uncertain: ['eipalloc-9'] } })],
+    // For the cluster's events and the claim's reason only: the status is unchanged.
+    ['exhausted', { type: 'exhausted', size: 3 }, (s) => s],
+    ['foreign', { type: 'foreign', reason: 'x' }, (s) => s],
   ];
-  for (const [name, free, resumed, expected] of cases) {
-    let s = initialState(pool, '1.0.0');
-    if (free !== null) s = applyFact(s, { type: 'pool', size: 3, free }, 0);
-    s = applyFact(s, { type: 'claimed', claimed: { ...claimed, resumed } }, 0);
-    assert.equal(s.status.pool.free, expected, name);
-    assert.equal(s.status.pool.size, free === null ? null : 3, name);
-  }
+  for (const [name, fact, expected] of cases) assert.deepEqual(applyFact(base, fact, NOW), expected(base), name);
+  assert.equal(applyFact(base, { type: 'exhausted', size: 3 }, NOW), base, 'the same object: nothing to publish');
+  // Counters count; the trail keeps each uncertain allocation once; unlanded drops only landed.
+  let s = base;
+  for (const fact of [{ type: 'attempt' }, { type: 'attempt' }, { type: 'conflict' }, { type: 'conflict' }] as Fact[]) s = applyFact(s, fact, NOW);
+  assert.deepEqual([s.status.attempts, s.status.conflicts], [2, 2]);
+  for (const id of ['eipalloc-9', 'eipalloc-8', 'eipalloc-9']) s = applyFact(s, { type: 'uncertain', allocationId: id }, NOW);
+  const before = s;
+  assert.equal(applyFact(before, { type: 'uncertain', allocationId: 'eipalloc-8' }, NOW), before, 'known already: the same object');
+  s = applyFact(applyFact(s, { type: 'landed', claimed }, NOW), { type: 'unlanded' }, NOW);
+  assert.deepEqual(s.trail, { uncertain: ['eipalloc-9', 'eipalloc-8'] });
 });
 
-test('one rule for ours while running: lost, then back under a new association id, is adopted (G3)', () => {
-  let s = at('verifying');
-  const apply = (fact: Fact) => (s = applyFact(s, fact, 0));
-  apply({ type: 'claimed', claimed });
-  apply({ type: 'ready' });
-  apply({ type: 'lost', reason: 'EC2 shows it on i-2 eni-2 10.0.0.9' });
-  assert.deepEqual([s.status.phase, s.status.reason, s.status.associationId], ['verifying', 'EC2 shows it on i-2 eni-2 10.0.0.9', 'eipassoc-1']);
-  // While lost, a look at EC2 updates where it is (put back on another private IP of ours: still not ready).
-  apply({ type: 'verifying', reason: 'EC2 shows it on another private IP of this interface (10.0.0.6)' });
-  assert.deepEqual([s.status.phase, s.status.reason], ['verifying', 'EC2 shows it on another private IP of this interface (10.0.0.6)']);
-  apply({ type: 'back', associationId: 'eipassoc-back' });
-  assert.deepEqual([s.status.phase, s.status.associationId, s.status.allocationId, s.status.publicIp], ['ready', 'eipassoc-back', 'eipalloc-1', '198.51.100.1']);
-  // The end takes it from here: late news of a back does not change what is released.
-  apply({ type: 'draining', reason: 'pods' });
-  apply({ type: 'back', associationId: 'eipassoc-late' });
-  assert.equal(s.status.associationId, 'eipassoc-back');
+test('initialState and readiness: what /status and /readyz say before and after ready', () => {
+  const s = initialState({ tagKey: 'color' }, '2.0.0', 'label');
+  assert.deepEqual(s, {
+    status: {
+      phase: 'starting',
+      reason: 'reading identity from IMDS',
+      version: '2.0.0',
+      instanceId: null,
+      region: null,
+      nodeName: null,
+      networkInterfaceId: null,
+      privateIp: null,
+      publicIp: null,
+      allocationId: null,
+      associationId: null,
+      pool: { tagKey: 'color', tagValue: null, size: null, free: null },
+      readySince: null,
+      attempts: 0,
+      conflicts: 0,
+      lastError: null,
+      termination: null,
+      rebalanceNotice: null,
+      gate: { policy: 'label', open: false },
+    },
+    trail: { uncertain: [] },
+  });
+  assert.equal(initialState(pool, '1').status.gate.policy, 'strict', 'the default gate');
+  assert.deepEqual(readiness(s.status), { ready: false, phase: 'starting', reason: 'reading identity from IMDS', gateOpen: false });
+  // --gate label: kubelet may start before the address is live.
+  assert.deepEqual(readiness(applyFact(s, { type: 'gate-open' }, NOW).status), { ready: false, phase: 'starting', reason: 'reading identity from IMDS', gateOpen: true });
+  assert.deepEqual(readiness(at('ready', { reason: null, gate: { policy: 'strict', open: true } }).status), { ready: true, phase: 'ready', reason: null, gateOpen: true });
+  assert.equal(readiness(at('verifying').status).ready, false);
 });

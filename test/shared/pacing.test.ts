@@ -2,7 +2,7 @@
 // constants and the bench measures what they do to a fleet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EC2_READ_RETRY, contentionSpreadMs, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+import { EC2_BUCKETS, EC2_READ_RETRY, IMDS_RETRY, contentionSpreadMs, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
 
 test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
   const cases: [number, number, number, number, number][] = [
@@ -76,4 +76,45 @@ test('relistDelay: ±20 % around the interval, doubling with troubles up to the 
   for (const [troubles, random, expected] of cases) {
     assert.equal(relistDelay(policy, troubles, () => random), expected, `troubles=${troubles} random=${random}`);
   }
+});
+
+test('the published buckets and the policies built on them', () => {
+  assert.deepEqual(EC2_BUCKETS, { describe: { size: 100, refillPerS: 20 }, mutating: { size: 50, refillPerS: 5 } });
+  assert.deepEqual(EC2_READ_RETRY, { baseMs: 200, throttledBaseMs: 500, throttledSpreadMs: 2500, capMs: 10_000, budgetMs: Infinity, attempts: Infinity });
+  assert.deepEqual(IMDS_RETRY, { baseMs: 100, throttledBaseMs: 200, throttledSpreadMs: 0, capMs: 400, budgetMs: Infinity, attempts: 4 });
+});
+
+test('retryDelay on IMDS: no spread (throttledSpreadMs 0), plain doubling to the cap', () => {
+  const cases: [number, boolean, number, number][] = [
+    // retry, throttled, random, expected
+    [1, false, 1, 100],
+    [1, true, 1, 200],
+    [2, true, 1, 400],
+    [2, true, 0.5, 200],
+    [3, true, 1, 400],
+    [2, false, 1, 200],
+    [3, false, 0.25, 100],
+  ];
+  for (const [retry, throttled, random, expected] of cases) {
+    assert.equal(retryDelay(IMDS_RETRY, retry, throttled, () => random), expected, JSON.stringify({ retry, throttled, random }));
+  }
+  // A spread policy whose doubling is still below the spread at the second throttle.
+  const spread = { ...EC2_READ_RETRY, throttledSpreadMs: 1000, throttledBaseMs: 100 };
+  assert.equal(retryDelay(spread, 2, true, () => 0.5), 500, 'U(0, max(spread, doubling)) at the second throttle');
+  assert.equal(retryDelay(spread, 1, true, () => 1), 100, 'a first throttle never spreads');
+});
+
+test('relistDelay: the doubling stops at 2^10 even when nothing caps it', () => {
+  const policy = { intervalMs: 1000, maxMs: Infinity };
+  assert.equal(relistDelay(policy, 10, () => 0.5), 1_024_000);
+  assert.equal(relistDelay(policy, 11, () => 0.5), 1_024_000);
+  assert.equal(relistDelay(policy, 2000, () => 0.5), 1_024_000);
+});
+
+test('contentionSpreadMs and offPathReadWindowMs: other floors and caps as given', () => {
+  assert.equal(contentionSpreadMs(1, false, 0), 200);
+  assert.equal(contentionSpreadMs(0, true, 0), 0);
+  assert.equal(contentionSpreadMs(60, true, 0), 2000, '(60 − 50) / 5 per s');
+  assert.equal(offPathReadWindowMs(200, 5000), 5000);
+  assert.equal(offPathReadWindowMs(30, 5000), 3000);
 });
