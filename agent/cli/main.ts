@@ -94,6 +94,7 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
     case 'uninstall': {
       const { uninstallCommand, runSystemctl } = await installCommands();
       return uninstallCommand(flags(), { ...out, systemctl: runSystemctl });
+    }
     case 'doctor': {
       // On an installed node, the settings install wrote stand in for missing variables.
       env = { ...installedEnv(argv, env), ...env };

@@ -307,6 +307,9 @@ test('the allocation vanished: list again, keeping what was learnt', () => {
   let memory = run([listed([one, two]), looked(), { of: 'attempted', address: a, result: 'conflict' }, { of: 'waited', why: 'contention', ms: 1 }, listed([one, two]), looked()]);
   assert.deepEqual(next(memory), { do: 'attempt', address: b });
   memory = run([{ of: 'attempted', address: b, result: 'not-found' }], memory);
+  // A pause first (no answer is asked again at once, G7), then a fresh listing.
+  assert.deepEqual(next(memory, 0.5), { do: 'wait', ms: 375, why: 'vanished', reason: 'an address vanished (not-found): listing the pool again' });
+  memory = run([{ of: 'waited', why: 'vanished', ms: 375 }], memory);
   assert.deepEqual([memory.listing, [...memory.lost], memory.spreads], [undefined, [a.allocationId], 1]);
   assert.deepEqual(next(memory), { do: 'list' });
   memory = run([listed([one, address(3)]), looked()], memory);

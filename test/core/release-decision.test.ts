@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RELEASE_READS, RELEASE_READ_GAP_MS, initialRelease, nextReleaseStep, observeRelease, standing, type ReleaseObservation, type ReleaseStep } from '../../agent/core/release-decision.js';
+import { describeWhere } from '../../agent/core/ours.js';
 import type { AddressView } from '../../agent/shared/ports.js';
 
 const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp: '10.0.0.5', mac: '0a:00:00:00:00:01' };
@@ -74,37 +75,40 @@ test('release sequences', () => {
 
 test('the reads a release makes: four, a second apart, and the whole memory at each step', () => {
   assert.deepEqual([RELEASE_READS, RELEASE_READ_GAP_MS], [4, 1000]);
-  assert.deepEqual(initialRelease(), { stage: 'check', reads: 0, asks: 0, waitFirst: false });
+  assert.deepEqual(initialRelease(held), { stage: 'check', reads: 0, asks: 0, waitFirst: false, associationId: 'eipassoc-ours' });
   const steps = run([read(theirs), read(ours), asked(), read(ours), asked(), read(base)]);
   assert.deepEqual(steps, [
     { do: 'read' },
     { do: 'wait', ms: 1000 },
     { do: 'read' },
-    { do: 'disassociate' },
+    { do: 'disassociate', associationId: 'eipassoc-ours' },
     { do: 'read' },
     { do: 'wait', ms: 1000 },
-    { do: 'disassociate' },
+    { do: 'disassociate', associationId: 'eipassoc-ours' },
     { do: 'read' },
     { do: 'done', outcome: 'released' },
   ]);
-  // Memory, step by step: what each observation leaves.
-  let m = initialRelease();
-  m = observeRelease(m, read(theirs), held, target);
-  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: true, seen: 'elsewhere' });
-  m = observeRelease(m, { of: 'waited' }, held, target);
-  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: false, seen: 'elsewhere' });
-  m = observeRelease(m, read(ours), held, target);
-  assert.deepEqual(m, { stage: 'check', reads: 2, asks: 0, waitFirst: false, seen: 'ours' });
-  m = observeRelease(m, asked(), held, target);
-  assert.deepEqual(m, { stage: 'asked', reads: 0, asks: 1, waitFirst: false, seen: undefined });
-  m = observeRelease(m, read(ours), held, target);
-  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 1, waitFirst: true, seen: 'ours' });
-  m = observeRelease(observeRelease(m, { of: 'waited' }, held, target), asked(true), held, target);
-  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 2, waitFirst: false, seen: 'ours', outcome: 'released' });
+  // Memory, step by step: what each observation leaves (`where` in words: describeWhere).
+  const id = 'eipassoc-ours';
+  const whereTheirs = describeWhere(theirs, target);
+  const whereOurs = describeWhere(ours, target);
+  let m = initialRelease(held);
+  m = observeRelease(m, read(theirs), target);
+  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: true, seen: 'elsewhere', associationId: id, where: whereTheirs });
+  m = observeRelease(m, { of: 'waited' }, target);
+  assert.deepEqual(m, { stage: 'check', reads: 1, asks: 0, waitFirst: false, seen: 'elsewhere', associationId: id, where: whereTheirs });
+  m = observeRelease(m, read(ours), target);
+  assert.deepEqual(m, { stage: 'check', reads: 2, asks: 0, waitFirst: false, seen: 'ours', associationId: id, where: whereOurs });
+  m = observeRelease(m, asked(), target);
+  assert.deepEqual(m, { stage: 'asked', reads: 0, asks: 1, waitFirst: false, seen: undefined, associationId: id, where: whereOurs });
+  m = observeRelease(m, read(ours), target);
+  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 1, waitFirst: true, seen: 'ours', associationId: id, where: whereOurs });
+  m = observeRelease(observeRelease(m, { of: 'waited' }, target), asked(true), target);
+  assert.deepEqual(m, { stage: 'asked', reads: 1, asks: 2, waitFirst: false, seen: 'ours', outcome: 'released', associationId: id, where: whereOurs });
   // The fourth read that still shows it elsewhere decides at once, without a wait first.
-  let e = initialRelease();
-  for (let i = 0; i < 4; i++) e = observeRelease({ ...e, waitFirst: false }, read(theirs), held, target);
-  assert.deepEqual(e, { stage: 'check', reads: 4, asks: 0, waitFirst: false, seen: 'elsewhere' });
+  let e = initialRelease(held);
+  for (let i = 0; i < 4; i++) e = observeRelease({ ...e, waitFirst: false }, read(theirs), target);
+  assert.deepEqual(e, { stage: 'check', reads: 4, asks: 0, waitFirst: false, seen: 'elsewhere', associationId: id, where: whereTheirs });
   assert.deepEqual(nextReleaseStep(e), { do: 'done', outcome: 'not-ours' });
 });
 
@@ -112,9 +116,10 @@ test('standing: each part of ours — the association id, the interface, the pri
   const cases: [string, AddressView | undefined, 'ours' | 'elsewhere' | 'free'][] = [
     ['ours', ours, 'ours'],
     ['our id on another interface (a read lagging a move)', { ...ours, networkInterfaceId: 'eni-0other' }, 'elsewhere'],
-    ['another id on our interface and IP', { ...ours, associationId: 'eipassoc-new' }, 'elsewhere'],
+    ['another id on our interface and IP (put back by hand: G3)', { ...ours, associationId: 'eipassoc-new' }, 'ours'],
+    ['our id on another private IP of our interface', { ...ours, privateIp: '10.0.0.6' }, 'elsewhere'],
     ['free', base, 'free'],
     ['gone', undefined, 'free'],
   ];
-  for (const [name, seen, expected] of cases) assert.equal(standing(seen, held, target), expected, name);
+  for (const [name, seen, expected] of cases) assert.equal(standing(seen, target), expected, name);
 });

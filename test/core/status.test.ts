@@ -17,7 +17,7 @@ const moving: Record<string, Fact> = {
   verifying: { type: 'verifying', reason: 'r-verifying' },
   ready: { type: 'ready' },
   lost: { type: 'lost', reason: 'r-lost' },
-  back: { type: 'back' },
+  back: { type: 'back', associationId: 'eipassoc-1' },
   draining: { type: 'draining', reason: 'r-draining' },
   releasing: { type: 'releasing', reason: 'r-releasing' },
   released: { type: 'released', reason: 'r-released' },
@@ -70,7 +70,7 @@ test('ready again after a loss: readySince is the time it came back', () => {
   let s = at('ready', { readySince: '2026-01-01T00:00:00.000Z', gate: { policy: 'strict', open: true } });
   s = applyFact(s, { type: 'lost', reason: 'gone' }, NOW);
   assert.deepEqual([s.status.phase, s.status.reason, s.status.gate.open], ['verifying', 'gone', true], 'the gate stays open: kubelet runs');
-  s = applyFact(s, { type: 'back' }, NOW + 1000);
+  s = applyFact(s, { type: 'back', associationId: 'eipassoc-1' }, NOW + 1000);
   assert.deepEqual([s.status.phase, s.status.reason, s.status.readySince], ['ready', null, '2026-01-01T12:30:01.000Z']);
 });
 
@@ -132,6 +132,7 @@ test('initialState and readiness: what /status and /readyz say before and after 
       termination: null,
       rebalanceNotice: null,
       gate: { policy: 'label', open: false },
+      warnings: [],
     },
     trail: { uncertain: [] },
   });

@@ -80,7 +80,7 @@ test('relistDelay: ±20 % around the interval, doubling with troubles up to the 
 
 test('the published buckets and the policies built on them', () => {
   assert.deepEqual(EC2_BUCKETS, { describe: { size: 100, refillPerS: 20 }, mutating: { size: 50, refillPerS: 5 } });
-  assert.deepEqual(EC2_READ_RETRY, { baseMs: 200, throttledBaseMs: 500, throttledSpreadMs: 2500, capMs: 10_000, budgetMs: Infinity, attempts: Infinity });
+  assert.deepEqual(EC2_READ_RETRY, { baseMs: 200, throttledBaseMs: 500, throttledSpreadMs: 2500, capMs: 10_000, budgetMs: Infinity, attempts: Infinity, crowd: { after: 6, capMs: 30_000 }, refused: { baseMs: 2000, capMs: 60_000 } });
   assert.deepEqual(IMDS_RETRY, { baseMs: 100, throttledBaseMs: 200, throttledSpreadMs: 0, capMs: 400, budgetMs: Infinity, attempts: 4 });
 });
 
