@@ -3,13 +3,10 @@
 // answers — DryRunOperation and an IAM refusal — are answers, not errors.
 import { AssociateAddressCommand, DescribeInstancesCommand, DisassociateAddressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { DryRunAnswer, Ec2Probe } from '../shared/doctor-ports.js';
-import { AgentError } from '../shared/errors.js';
+import { AgentError, encodedAuthorization } from '../shared/errors.js';
 import { createEc2Port } from './ec2.js';
 import { classifyEc2Error } from './ec2-errors.js';
 
-// EC2 puts it at the end of an UnauthorizedOperation's message, for `aws sts
-// decode-authorization-message`; the error's code, not this text, decides the kind.
-const ENCODED = /Encoded authorization failure message: ([A-Za-z0-9_-]+)/;
 
 /** Reads EC2's Date header on the raw answer of every attempt, errors included. */
 function dateHeaderReader(onReading: (sentAt: number, receivedAt: number, date: string | undefined) => void) {
@@ -32,8 +29,7 @@ async function dryRun(action: string, send: () => Promise<unknown>): Promise<Dry
     const typed = classifyEc2Error(action, error);
     if (!typed) throw error; // a bug
     if (typed.kind !== 'auth') throw typed;
-    const raw = (error as { message?: unknown }).message;
-    const encoded = typeof raw === 'string' ? ENCODED.exec(raw)?.[1] : undefined;
+    const encoded = encodedAuthorization(typed);
     return { allowed: false, code: typed.code, message: typed.message, ...(encoded ? { encoded } : {}) };
   }
   // EC2 never applies a DryRun: a success means something in the path ignored the flag.

@@ -1,5 +1,6 @@
 // `eip-agent doctor`: the verdict of each check from what was observed, as data. Pure: the
 // observations are made by lifecycle/doctor.ts; here only what they mean and what to do.
+import { decodeCommand } from '../shared/errors.js';
 import type { AddressView, MetadataOptions, PoolSelector, Target } from '../shared/ports.js';
 import { describePool, inPool, isFree, isOn, rank } from './pool.js';
 import { emptyPoolHint } from './pool-report.js';
@@ -136,10 +137,6 @@ export type DryRunOutcome =
   /** anything else: no answer, a refusal that says nothing about IAM */
   | { error: string };
 
-/** The command that explains an encoded authorization failure (needs sts:DecodeAuthorizationMessage). */
-export function decodeCommand(encoded: string): string {
-  return `aws sts decode-authorization-message --encoded-message '${encoded}' --query DecodedMessage --output text`;
-}
 
 export function dryRunCheck(name: string, what: string, outcome: DryRunOutcome): Check {
   if ('error' in outcome) return fail(name, `${what}: ${outcome.error}`, 'see the error; run the doctor again once EC2 answers');

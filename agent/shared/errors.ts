@@ -118,10 +118,15 @@ export function encodedAuthorization(error: unknown): string | undefined {
   return /Encoded authorization failure message: ([A-Za-z0-9_\-+/=]+)/.exec(error.message)?.[1];
 }
 
+/** The command that explains an encoded authorization failure (needs sts:DecodeAuthorizationMessage). */
+export function decodeCommand(encoded: string): string {
+  return `aws sts decode-authorization-message --encoded-message '${encoded}' --query DecodedMessage --output text`;
+}
+
 /** How the operator learns why IAM refused: the command that decodes the message, when EC2 gave one. */
 export function authorizationHint(error: unknown): string | undefined {
   const encoded = encodedAuthorization(error);
-  return encoded === undefined ? undefined : `aws sts decode-authorization-message --encoded-message ${encoded}`;
+  return encoded === undefined ? undefined : decodeCommand(encoded);
 }
 
 /** Kinds that end a command with exit 2 (G6): the operator's input, or an answer we cannot use. */

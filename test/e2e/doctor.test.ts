@@ -135,7 +135,7 @@ describe('eip-agent doctor', () => {
       assert.ok(encoded, `the decode command in ${iamCheck.fix}`);
       assert.match(iamCheck.fix!, /aws sts decode-authorization-message --encoded-message/);
       // The very message EC2 gave: the simulator's is readable JSON.
-      assert.equal(JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')).action, 'ec2:AssociateAddress');
+      assert.equal(JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')).context.action, 'ec2:AssociateAddress');
       assert.equal(check('pool').level, 'pass', 'the rest still checked');
       const text = await runToEnd(['doctor', ...POOL_FLAGS], sim.env(node));
       assert.equal(text.code, 1);

@@ -167,7 +167,7 @@ describe('the error matrix: every answer served persistently to one node', () =>
         const said = `${s.reason} | ${s.lastError}`;
         assert.ok(said.includes(shown), `${name}: /status names ${shown}: ${said}`);
         if (code === 'UnauthorizedOperation' && action === 'AssociateAddress') {
-          assert.match(s.reason ?? '', /decode it with: aws sts decode-authorization-message --encoded-message [A-Za-z0-9_-]+$/, name);
+          assert.match(s.reason ?? '', /decode it with: aws sts decode-authorization-message --encoded-message '[A-Za-z0-9_-]+' --query DecodedMessage --output text$/, name);
           assert.ok(run.built.events('claim.refused').some((e) => String(e.fields['decode']).startsWith('aws sts decode-authorization-message --encoded-message ')), `${name}: logged with the decode command`);
         }
         run.built.signal('SIGTERM');
