@@ -7,7 +7,7 @@ import { LOG_EVENTS } from '../../agent/shared/log.js';
 
 test('README lists exactly the events of LOG_EVENTS', () => {
   const readme = readFileSync('README.md', 'utf8');
-  const section = readme.split('#### Log events')[1]?.split(/\n#/)[0];
+  const section = readme.split('### Log events')[1]?.split(/\n#/)[0];
   assert.ok(section, 'README has a "Log events" section');
   const documented = section
     .split('\n')
