@@ -1,4 +1,4 @@
-// The one flag table: it drives yargs (`--help` with defaults), the EIP_AGENT_* environment
+// The one flag table: it drives the command line (args.ts: parsing, `--help` with defaults), the EIP_AGENT_* environment
 // variables, validation in config.ts, and the TypeScript type of every flag's value, so
 // that a misspelt flag name does not compile.
 
@@ -85,7 +85,7 @@ export function envName(flag: string): string {
   return `EIP_AGENT_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-/** `tag-key` → `tagKey`, the key yargs uses */
+/** `tag-key` → `tagKey`, the key a flag's value has in argv (args.ts) */
 export function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }

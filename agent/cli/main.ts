@@ -2,15 +2,14 @@
 // that exits.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { errorMessage, isAgentError, isBadInput } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { sleep, systemClock } from '../shared/time.js';
 import type { Out } from './commands/client.js';
+import { parseCommandLine } from './args.js';
 import { clientConfig, controlConfig, describeConfig, poolConfig, readConfig, readFlags, regionInput, runConfig, type Env, type Result, type RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
-import { envName, flagsFor, type CommandName } from './flags.js';
+import type { CommandName } from './flags.js';
 import { PATHS } from './install-plan.js';
 import { parseEnvFile } from './installed-env.js';
 
@@ -26,22 +25,6 @@ const poolCommands = () => import('./commands/pool.js');
 const out: Out = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
 
 class UsageError extends Error {}
-
-function options(y: Argv, command: CommandName): Argv {
-  for (const { name, spec } of flagsFor(command)) {
-    // yargs only collects strings (and booleans); config.ts converts and validates them so
-    // that a flag and its variable get the same one-line error (G6).
-    y.option(name, {
-      type: spec.type === 'boolean' ? 'boolean' : 'string',
-      requiresArg: spec.type !== 'boolean',
-      describe: `${spec.describe} [env ${envName(name)}]`,
-      ...(spec.default !== undefined ? { defaultDescription: JSON.stringify(spec.default) } : {}),
-    });
-    // --help labels it [number]; parsing keeps the text (a key also declared a string stays one).
-    if (spec.type === 'number') y.number(name);
-  }
-  return y;
-}
 
 function valid<T>(result: Result<T>): T {
   if (!result.ok) throw new UsageError(result.errors.map((e) => `eip-agent: ${e}`).join('\n'));
@@ -112,41 +95,22 @@ async function dispatch(command: CommandName, argv: Record<string, unknown>, env
   }
 }
 
-const COMMANDS: [CommandName, string][] = [
-  ['run', 'the daemon: claim or resume an address, prove it live, serve health, release at the end of the node'],
-  ['claim', 'one shot: claim or resume an address, wait until it is live, exit (a later run resumes it)'],
-  ['wait', 'the gate: wait until the daemon is ready (exit 0), or time out (exit 1)'],
-  ['status', "print the daemon's status"],
-  ['release', 'ask the daemon to drain-wait and release now'],
-  ['install', 'write the systemd unit, the kubelet gate and the settings, then enable and start the agent'],
-  ['uninstall', 'remove what install wrote'],
-  ['doctor', 'check on this node everything the claim needs (IMDS, credentials, region, pool, IAM by DryRun, clock, Kubernetes, systemd); changes nothing'],
-  ['pool', 'show the pool: each address with its holder, then size and free (read-only: Describe* calls only)'],
-];
-
 async function main(): Promise<number> {
   // The SDK prints a multi-line Node-version notice to stderr on Node 20, which would break
   // the one-JSON-object-a-line log; the supported runtime is the bundled Node 22 anyway.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  let chosen: { command: CommandName; argv: Record<string, unknown> } | undefined;
-  const cli = yargs(hideBin(process.argv))
-    .scriptName('eip-agent')
-    .usage('$0 <command> [flags]\n\nGives this Kubernetes node a static public IP from a tagged Elastic IP pool.')
-    .strict()
-    .demandCommand(1, `expected a command (${COMMANDS.map(([name]) => name).join(', ')})`)
-    .fail((message, error) => {
-      throw error ?? new UsageError(`eip-agent: ${message}`);
-    })
-    .version(VERSION)
-    .help();
-  for (const [name, describe] of COMMANDS) {
-    cli.command(name, describe, (y) => options(y, name), (argv) => {
-      chosen = { command: name, argv };
-    });
+  const line = parseCommandLine(process.argv.slice(2));
+  switch (line.kind) {
+    case 'help':
+      process.stdout.write(line.text);
+      return 0;
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case 'usage':
+      throw new UsageError(`eip-agent: ${line.message}`);
   }
-  await cli.parseAsync();
-  if (!chosen) return 0; // --help, --version
-  return dispatch(chosen.command, chosen.argv, process.env);
+  return dispatch(line.command, line.argv, process.env);
 }
 
 main().then(

@@ -97,7 +97,7 @@ export interface AgentHandle {
 export interface AgentOptions {
   /** give the daemon a Kubernetes client for the drain wait (the node's sim kubeconfig) */
   kube?: boolean;
-  /** extra flags, e.g. { relistInterval: 5 } (yargs camel-case names, as main.ts passes them) */
+  /** extra flags, e.g. { relistInterval: 5 } (camelCase names, as args.ts passes them) */
   flags?: Record<string, unknown>;
   /** seeds the agent's random (jitter, spreads) */
   seed?: number;

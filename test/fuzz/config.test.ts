@@ -49,8 +49,8 @@ function makeCase(r: Rng): Case {
     if (roll < 0.35) continue;
     const value = r.chance(0.5) ? goodValue(flag.name, r) : nastyString(r);
     if (roll < 0.7) {
-      // As yargs hands them over: a string, or a boolean for boolean flags. (A repeated flag,
-      // an array, has its own test below.)
+      // As the command line (args.ts) hands them over: a string, or a boolean for boolean
+      // flags. (A repeated flag, an array, has its own test below.)
       argv[camel(flag.name)] = flag.spec.type === 'boolean' && r.chance(0.5) ? r.chance(0.5) : value;
     } else {
       env[envName(flag.name)] = value;

@@ -22,7 +22,7 @@ import { inProcessImds, type InProcessEc2 } from '../sim/world-ports.js';
 
 export const POOL_FLAGS = { tagKey: 'color', tagValue: 'orange' };
 
-/** A run configuration from yargs-style flags and environment, as main.ts builds it. */
+/** A run configuration from command-line flags (camelCase keys) and environment, as main.ts builds it. */
 export function testConfig(flags: Record<string, unknown>, env: Env = {}): RunConfig {
   const parsed = readFlags('run', { ...POOL_FLAGS, healthListen: '127.0.0.1:0', ...flags }, env);
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));

@@ -22,7 +22,7 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
 };
 
 // Modules that do I/O or speak a wire protocol: only adapters and the command line use them.
-const IO_MODULES = /^(node:)?(fs|fs\/promises|http|https|http2|net|tls|dgram|dns|child_process|worker_threads)$|^@aws-sdk\/|^@smithy\/|^yaml$|^yargs/;
+const IO_MODULES = /^(node:)?(fs|fs\/promises|http|https|http2|net|tls|dgram|dns|child_process|worker_threads)$|^@aws-sdk\/|^@smithy\/|^yaml$/;
 const PURE_OK = new Set(['node:crypto']);
 
 interface Import {
