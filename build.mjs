@@ -44,8 +44,7 @@ const units = {
 // all 800-odd EC2 commands (+300 KB). So the agent's imports of @aws-sdk/client-ec2 resolve
 // to the client and the commands it uses, from their own modules. A name missing here fails
 // the build ("No matching export"). Also: the SDK imports its whole package.json to read
-// `version` for its user agent, and yargs' help layout (string-width) measures emoji with a
-// 14 KB regex — the agent's help has none.
+// `version` for its user agent.
 const EC2_MODULES = {
   EC2Client: 'EC2Client.js',
   AssociateAddressCommand: 'commands/AssociateAddressCommand.js',
@@ -68,8 +67,6 @@ const lean = {
       const { name, version } = JSON.parse(readFileSync(path, 'utf8'));
       return { contents: JSON.stringify({ name, version }), loader: 'json' };
     });
-    b.onResolve({ filter: /^emoji-regex$/ }, () => ({ path: 'emoji-regex', namespace: 'lean' }));
-    b.onLoad({ filter: /.*/, namespace: 'lean' }, () => ({ contents: 'export default () => /(?!)/g;', loader: 'js' }));
   },
 };
 
@@ -83,12 +80,8 @@ if (!testsOnly) await build({
   format: 'cjs',
   // Module-first resolution lets esbuild drop the EC2 commands we never call (BUILD-NOTES).
   mainFields: ['module', 'main'],
-  // yargs and p-retry are ESM-only; in a CJS bundle `import.meta.url` is empty and yargs
-  // crashes at start in createRequire. Give it the bundle's own URL.
-  define: { 'import.meta.url': '__eip_import_meta_url', ...units },
-  banner: {
-    js: "#!/usr/bin/env node\nconst __eip_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
-  },
+  define: units,
+  banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
   // Halves the bundle (3.4 → 1.65 MB) and its parse time at start. Our own errors reach
   // operators as messages, not stack traces, so names are not kept.
