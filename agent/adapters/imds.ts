@@ -110,8 +110,16 @@ export async function readPublicIps(imds: ImdsClient, mac: string, signal?: Abor
   return byPublic;
 }
 
-export async function readNotices(imds: ImdsClient, signal?: AbortSignal): Promise<Notices> {
-  const [spot, lifecycle, rebalance] = await Promise.all([PATHS.spot, PATHS.lifecycle, PATHS.rebalance].map((p) => imds.get(p, signal)));
+/** One GET: the private IP IMDS maps `publicIp` to, if any, is the target's. */
+export async function isPublicIpOn(imds: ImdsClient, target: Target, publicIp: string, signal?: AbortSignal): Promise<boolean> {
+  const path = `${macPath(target.mac)}/ipv4-associations/${publicIp}`;
+  const raw = await imds.get(path, signal);
+  return raw !== undefined && check(path, raw, IPV4, 'a private IPv4 address') === target.privateIp;
+}
+
+export async function readNotices(imds: ImdsClient, signal?: AbortSignal, options = { rebalance: true }): Promise<Notices> {
+  const paths = options.rebalance ? [PATHS.spot, PATHS.lifecycle, PATHS.rebalance] : [PATHS.spot, PATHS.lifecycle];
+  const [spot, lifecycle, rebalance] = await Promise.all(paths.map((p) => imds.get(p, signal)));
   const notices: Notices = {};
   if (spot !== undefined) notices.spot = spotNotice(spot);
   if (lifecycle !== undefined) notices.lifecycle = lifecycle.trim();
@@ -142,6 +150,7 @@ export function createImdsPort(imds: ImdsClient): ImdsPort {
     identity: (signal) => readIdentity(imds, signal),
     publicIpsOn: async (target: Target, signal) =>
       [...(await readPublicIps(imds, target.mac, signal))].filter(([, p]) => p === target.privateIp).map(([ip]) => ip),
-    notices: (signal) => readNotices(imds, signal),
+    isLiveOn: (target, publicIp, signal) => isPublicIpOn(imds, target, publicIp, signal),
+    notices: (signal, options) => readNotices(imds, signal, options),
   };
 }

@@ -40,7 +40,7 @@ export interface ClusterDeps {
   pool: string;
   log: Logger;
   timing: Timing;
-  /** how often the loop looks (and asks for the Node until kubelet registers it); default 1 s */
+  /** how often the loop looks while it has something to do (and asks for the Node until kubelet registers it); default 1 s */
   intervalMs?: number;
 }
 
@@ -71,10 +71,17 @@ class KubeCluster implements Cluster {
   private readonly queue: NodeEvent[] = [];
   private readonly sent: Sent[] = [];
   private failures = 0;
+  /** ends the loop's wait while nothing is left to do */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly deps: ClusterDeps) {}
 
   observe(fact: Fact): void {
+    this.observeFact(fact);
+    this.wake?.();
+  }
+
+  private observeFact(fact: Fact): void {
     switch (fact.type) {
       case 'claimed':
         this.claimed = fact.claimed;
@@ -113,6 +120,7 @@ class KubeCluster implements Cluster {
     this.sent.push({ reason: e.reason, at: now });
     while (this.sent.length > 100) this.sent.shift();
     this.queue.push(e);
+    this.wake?.();
   }
 
   async withdraw(signal: AbortSignal): Promise<void> {
@@ -135,6 +143,21 @@ class KubeCluster implements Cluster {
       await this.step(signal).catch((error: unknown) => {
         if (!signal.aborted) throw error;
       });
+      // In line with the facts: nothing to ask the API server until a fact or an event comes
+      // (an idle agent wakes rarely, issue 22). Otherwise: look again after the interval.
+      if (signal.aborted) return;
+      if (this.node && same(this.applied, this.desired) && this.queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            signal.removeEventListener('abort', done);
+            this.wake = undefined;
+            resolve();
+          };
+          this.wake = done;
+          signal.addEventListener('abort', done, { once: true });
+        });
+        continue;
+      }
       try {
         await this.deps.timing.sleep(this.deps.intervalMs ?? 1000, signal);
       } catch (error) {

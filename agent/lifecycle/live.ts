@@ -28,7 +28,7 @@ export interface LiveCheck {
 export function imdsLiveCheck(imds: ImdsPort, target: Target): LiveCheck {
   return {
     describe: 'IMDS',
-    probe: async (publicIp, signal) => (await imds.publicIpsOn(target, signal)).includes(publicIp),
+    probe: (publicIp, signal) => imds.isLiveOn(target, publicIp, signal),
     watch: true,
     proves: true,
     sees: async (signal) => {
@@ -101,10 +101,10 @@ export async function waitLive(deps: LiveDeps, claimed: Claimed, signal: AbortSi
   }
 }
 
-// Once ready, IMDS is asked every few seconds so that /readyz stays truthful if the address
-// is taken away behind the agent's back; two misses in a row, so that an IMDS hiccup is not
-// taken for a loss.
-const WATCH_MS = 2000;
+// Once ready, IMDS is asked every 5 s (one read, at the notices' pace) so that /readyz stays
+// truthful if the address is taken away behind the agent's back; two misses in a row, so
+// that an IMDS hiccup is not taken for a loss. An idle agent wakes rarely (issue 22).
+const WATCH_MS = 5000;
 const LOST_AFTER = 2;
 
 /**

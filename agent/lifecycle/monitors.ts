@@ -73,14 +73,20 @@ export interface NoticeDeps {
   intervalMs?: number;
 }
 
+// The EC2 User Guide recommends checking for a spot interruption notice every 5 seconds; the
+// notice comes two minutes ahead, and an ASG lifecycle hook holds the instance longer. A
+// rebalance recommendation is only shown: every 6th look (30 s) is soon enough.
+const NOTICE_POLL_MS = 5000;
+const REBALANCE_EVERY = 6;
+
 /** Polls IMDS for a spot notice, an ASG lifecycle move and a rebalance recommendation. */
 export async function watchNotices(deps: NoticeDeps, signal: AbortSignal): Promise<void> {
   const { imds, latch, report, log, timing } = deps;
   let rebalanceSeen = false;
   let failures = 0;
-  while (!signal.aborted && !latch.reported) {
+  for (let look = 0; !signal.aborted && !latch.reported; look++) {
     try {
-      const notices = await imds.notices(signal);
+      const notices = await imds.notices(signal, { rebalance: !rebalanceSeen && look % REBALANCE_EVERY === 0 });
       failures = 0;
       if (notices.rebalance !== undefined && !rebalanceSeen) {
         // A recommendation, not a notice: shown and logged, but no reason to let go.
@@ -101,7 +107,7 @@ export async function watchNotices(deps: NoticeDeps, signal: AbortSignal): Promi
       if (failures === 1 || failures % 30 === 0) log.warn('monitor.error', { monitor: 'imds', failures, error: errorMessage(error) });
     }
     try {
-      await timing.sleep(deps.intervalMs ?? 2000, signal);
+      await timing.sleep(deps.intervalMs ?? NOTICE_POLL_MS, signal);
     } catch (error) {
       if (signal.aborted) return;
       throw error;

@@ -100,7 +100,10 @@ export interface ImdsPort {
   identity(signal?: AbortSignal): Promise<Identity>;
   /** the public IPv4s IMDS shows on the target's private IP */
   publicIpsOn(target: Target, signal?: AbortSignal): Promise<string[]>;
-  notices(signal?: AbortSignal): Promise<Notices>;
+  /** does IMDS show `publicIp` on the target's private IP? (one read: the watch asks every few seconds) */
+  isLiveOn(target: Target, publicIp: string, signal?: AbortSignal): Promise<boolean>;
+  /** `rebalance: false` leaves the recommendation unread (it is only shown: read less often) */
+  notices(signal?: AbortSignal, options?: { rebalance: boolean }): Promise<Notices>;
 }
 
 /** A pod reduced to what the drain decision needs. */

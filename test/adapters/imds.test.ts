@@ -4,7 +4,7 @@ import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createImdsClient } from '../../agent/adapters/imds-client.js';
 import type { ImdsClient, ImdsClientOptions } from '../../agent/adapters/imds-client.js';
-import { readIdentity, readPublicIps } from '../../agent/adapters/imds.js';
+import { isPublicIpOn, readIdentity, readPublicIps } from '../../agent/adapters/imds.js';
 import { AgentError, isAgentError } from '../../agent/shared/errors.js';
 import { IMDS_RETRY } from '../../agent/shared/pacing.js';
 import { retrying } from '../../agent/shared/retry.js';
@@ -288,6 +288,29 @@ test('readPublicIps maps public IPs to private IPs, empty when none', async () =
       ]),
     );
   });
+});
+
+test('isPublicIpOn: one GET over real HTTP, true only on the target private IP', async () => {
+  await withSim(async ({ world, instance, client, sim }) => {
+    const imds = client();
+    const eni = instance.enis[0]!;
+    const secondary = world.addPrivateIp(eni.networkInterfaceId);
+    const [a, b] = world.addPool(2, { color: 'orange' });
+    const target = { instanceId: instance.instanceId, networkInterfaceId: eni.networkInterfaceId, mac: eni.mac, privateIp: eni.privateIps[0]! };
+    assert.equal(await isPublicIpOn(imds, target, a!.publicIp), false, 'nothing associated');
+    world.associate({ allocationId: a!.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0] });
+    world.associate({ allocationId: b!.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: secondary });
+    const before = sim.requests.filter((r) => r.method === 'GET').length;
+    assert.equal(await isPublicIpOn(imds, target, a!.publicIp), true);
+    assert.equal(sim.requests.filter((r) => r.method === 'GET').length - before, 1, 'one GET a look');
+    assert.equal(await isPublicIpOn(imds, target, b!.publicIp), false, 'on another private IP of the interface');
+  });
+});
+
+test('isPublicIpOn rejects a malformed private IP', async () => {
+  const path = `meta-data/network/interfaces/macs/${MAC}/ipv4-associations/198.51.100.1`;
+  const error = await rejection(isPublicIpOn(fakeImds({ [path]: 'x' }), { instanceId: 'i-1', networkInterfaceId: 'eni-1', mac: MAC, privateIp: '10.0.0.1' }, '198.51.100.1'));
+  assert.equal(error.code, 'imds.malformed');
 });
 
 /** A fake IMDS answering from a table: for the garbage an honest simulator never sends. */

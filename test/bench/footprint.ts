@@ -172,6 +172,8 @@ async function startOne(sim: Sim, subject: Subject): Promise<Started> {
     if (!subject.agent) return { proc, firstImdsMs };
     await proc.waitFor('ready', undefined, 120_000);
     const readyMs = Number(process.hrtime.bigint() - start) / 1e6;
+    // The gate opens, kubelet starts and registers the Node: what an idle agent lives beside.
+    sim.registerNode(node);
     return { proc, firstImdsMs, readyMs, ec2Calls: sim.ec2.count({ caller: node.instance.instanceId }) };
   } catch (error) {
     await proc.stop('SIGKILL');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Sim } from '../sim/sim.js';
-import { runToEnd } from '../helpers/agent.js';
+import { LOST_WAIT_MS, runToEnd } from '../helpers/agent.js';
 import { associateCalls, startAgent, withSim } from '../helpers/fleet.js';
 
 const POOL = { color: 'orange' };
@@ -73,7 +73,7 @@ describe('claim', () => {
       const eni = node.instance.enis[0]!;
       const held = sim.world.addressOn(eni.networkInterfaceId, eni.privateIps[0]!)!;
       sim.world.disassociate(held.association!.associationId);
-      const lost = await agent.waitFor('address.lost');
+      const lost = await agent.waitFor('address.lost', undefined, LOST_WAIT_MS);
       assert.equal(lost.level, 'warn');
       const readyz = await get('/readyz');
       assert.equal(readyz.status, 503);

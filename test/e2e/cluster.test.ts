@@ -4,7 +4,7 @@
 // dry pool.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runToEnd } from '../helpers/agent.js';
+import { LOST_WAIT_MS, runToEnd } from '../helpers/agent.js';
 import { startAgent, until, withSim } from '../helpers/fleet.js';
 import { Sim, type SimNode } from '../sim/sim.js';
 
@@ -75,7 +75,7 @@ describe('the cluster sees the address', () => {
       await until(() => labels(sim, node)[LABEL] === ready['publicIp'], 15_000, 'the label');
       const held = heldBy(sim, node)!;
       sim.world.disassociate(held.association!.associationId);
-      await agent.waitFor('address.lost', undefined, 15_000);
+      await agent.waitFor('address.lost', undefined, LOST_WAIT_MS);
       await until(() => labels(sim, node)[LABEL] === undefined, 15_000, 'the label removed');
       const eni = node.instance.enis[0]!;
       const back = sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: eni.networkInterfaceId, privateIp: eni.privateIps[0]!, allowReassociation: false });

@@ -4,6 +4,7 @@
 // released; one put back on another private IP of the instance is not ours.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { LOST_WAIT_MS } from '../helpers/agent.js';
 import { startAgent } from '../helpers/fleet.js';
 import { Sim, type SimNode } from '../sim/sim.js';
 
@@ -32,7 +33,7 @@ describe('ours', () => {
       const firstId = first.association!.associationId;
       // An operator moves it to another instance (reassociation allowed, as the console does).
       sim.world.associate({ allocationId: first.allocationId, ...target(other), allowReassociation: true });
-      const lost = await agent.waitFor('address.lost');
+      const lost = await agent.waitFor('address.lost', undefined, LOST_WAIT_MS);
       assert.equal(lost['seenInstanceId'], other.instance.instanceId);
       const readyz = await get('/readyz');
       assert.equal(readyz.status, 503);
@@ -69,7 +70,7 @@ describe('ours', () => {
       const first = sim.world.addresses.get(String(ready['allocationId']))!;
       const second = first.allocationId === spare!.allocationId ? [...sim.world.addresses.values()].find((a) => a !== first && a.tags['color'] === 'orange' && !a.association)! : spare!;
       sim.world.associate({ allocationId: first.allocationId, ...target(other), allowReassociation: true });
-      await agent.waitFor('address.lost');
+      await agent.waitFor('address.lost', undefined, LOST_WAIT_MS);
       const put = sim.world.associate({ allocationId: second.allocationId, ...target(node), allowReassociation: false });
 
       agent.proc.kill('SIGTERM');
@@ -101,7 +102,7 @@ describe('ours', () => {
       const adopted = await agent.waitFor('address.readopted');
       assert.deepEqual([adopted['allocationId'], adopted['associationId'], adopted['previousAllocationId'], adopted['when']], [second.allocationId, put.associationId, first.allocationId, 'running']);
       // IMDS shows it, EC2 confirms the association: ready again (address.back, the association it adopted).
-      const back = await agent.waitFor('address.back');
+      const back = await agent.waitFor('address.back', undefined, LOST_WAIT_MS);
       assert.deepEqual([back['publicIp'], back['associationId']], [second.publicIp, put.associationId]);
       const status = (await get('/status')).json();
       assert.deepEqual([status.phase, status.allocationId, status.publicIp, status.associationId], ['ready', second.allocationId, second.publicIp, put.associationId]);
@@ -128,7 +129,7 @@ describe('ours', () => {
       await agent.waitFor('ready');
       const held = sim.world.addressOn(target(node).networkInterfaceId, target(node).privateIp)!;
       const moved = sim.world.associate({ allocationId: held.allocationId, networkInterfaceId: target(node).networkInterfaceId, privateIp: secondary, allowReassociation: true });
-      const lost = await agent.waitFor('address.lost');
+      const lost = await agent.waitFor('address.lost', undefined, LOST_WAIT_MS);
       assert.equal(lost['seenPrivateIp'], secondary);
       const readyz = await get('/readyz');
       assert.equal(readyz.status, 503);

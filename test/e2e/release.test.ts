@@ -128,7 +128,7 @@ describe('release', () => {
     try {
       await agent.waitFor('ready');
       sim.world.instances.get(node.instance.instanceId)!.rebalanceNoticeTime = '2026-11-23T12:00:00Z';
-      await agent.waitFor('rebalance');
+      await agent.waitFor('rebalance', undefined, 45_000); // read every 30 s (monitors.ts)
       const status = (await get('/status')).json();
       assert.equal(status.phase, 'ready');
       assert.match(status.rebalanceNotice, /2026-11-23T12:00:00Z/);

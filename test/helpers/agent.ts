@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 
 export const BUNDLE = resolve('dist/eip-agent.cjs');
 export const EXECUTABLE = resolve('dist/eip-agent');
+/** Two missed looks 5 s apart (live.ts WATCH_MS) make a loss: ~10 s, more on a loaded machine. */
+export const LOST_WAIT_MS = 30_000;
 
 export interface LogLine {
   time: string;

@@ -31,6 +31,11 @@ export class FakeTime implements Timing {
     return this.current - START;
   }
 
+  /** sleeps waiting for the clock */
+  get pending(): number {
+    return this.timers.length;
+  }
+
   readonly sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);

@@ -65,6 +65,7 @@ describe('the daemon, in process', () => {
     const silent: ImdsPort = {
       identity: (signal) => s.time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
       publicIpsOn: async () => [],
+      isLiveOn: async () => false,
       notices: async () => ({}),
     };
     const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: silent });

@@ -35,7 +35,7 @@ function deps(overrides: { imds?: ImdsPort; region?: { region: string; input: st
   return {
     settings: { pool: { tagKey: 'color', tagValue: 'orange' }, deviceIndex: 0, privateIp: undefined, region: overrides.region, nodeName: undefined, kubeconfig: '/k', imdsEndpoint: 'http://imds' },
     timing: new FakeTime(),
-    imds: overrides.imds ?? { identity: async () => IDENTITY, publicIpsOn: async () => [], notices: async () => ({}) },
+    imds: overrides.imds ?? { identity: async () => IDENTITY, publicIpsOn: async () => [], isLiveOn: async () => false, notices: async () => ({}) },
     ec2For: (region) => (asked.push(`ec2For ${region}`), ec2),
     credentials: { source: { source: 'instance-profile', detail: 'the instance profile' }, resolve: async () => undefined },
     kube: overrides.kube ?? (async () => ({ probe: kube, server: 'https://api' })),
@@ -70,6 +70,7 @@ describe('runDoctor', () => {
         throw new AgentError('transient', 'imds.network', 'no answer (ECONNREFUSED)');
       },
       publicIpsOn: async () => [],
+      isLiveOn: async () => false,
       notices: async () => ({}),
     };
     const d = deps({ imds: down, region: { region: 'eu-west-1', input: '--region' }, asked });

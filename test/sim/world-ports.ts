@@ -204,6 +204,11 @@ export function inProcessImds(world: World, instanceId: string, time: Timing, fa
         const ip = eni ? world.imdsPublicIpOf(eni, target.privateIp, time.clock.now()) : undefined;
         return ip ? [ip] : [];
       }),
+    isLiveOn: (target, publicIp) =>
+      local(() => {
+        const eni = instance().enis.find((e) => e.mac === target.mac);
+        return eni !== undefined && world.imdsPublicIpOf(eni, target.privateIp, time.clock.now()) === publicIp;
+      }),
     notices: () =>
       local((): Notices => {
         const i = instance();
