@@ -5,13 +5,11 @@ import { egressProbe } from '../adapters/egress.js';
 import { startHealthServer } from '../adapters/health.js';
 import { createImdsClient } from '../adapters/imds-client.js';
 import { createImdsPort } from '../adapters/imds.js';
-import { createKubeClient } from '../adapters/kube.js';
-import { loadKubeconfig } from '../adapters/kubeconfig.js';
 import { systemdNotify } from '../adapters/notify.js';
 import type { DaemonDeps } from '../lifecycle/daemon.js';
 import { egressLiveCheck, imdsLiveCheck, noLiveCheck, type LiveCheck } from '../lifecycle/live.js';
 import type { Logger } from '../shared/log.js';
-import type { Ec2CallRecord, Ec2Port, ImdsPort, Target } from '../shared/ports.js';
+import type { Ec2CallRecord, Ec2Port, ImdsPort, KubePort, Target } from '../shared/ports.js';
 import { systemTiming } from '../shared/time.js';
 import type { LiveCheck as LiveCheckName, RunConfig } from './config.js';
 import { VERSION } from './embedded.js';
@@ -44,10 +42,19 @@ export function lazyEc2Port(region: string, onCall: (record: Ec2CallRecord) => v
   };
 }
 
+/**
+ * The Kubernetes client: its code and YAML load when the daemon asks, after the identity (the
+ * node's name is in it), and a malformed kubeconfig is reported then, before any change (G6),
+ * not at shutdown when it is too late.
+ */
+export async function kubeFromConfig(path: string, log: Logger): Promise<KubePort | undefined> {
+  const [{ loadKubeconfig }, { createKubeClient }] = await Promise.all([import('../adapters/kubeconfig.js'), import('../adapters/kube.js')]);
+  const target = await loadKubeconfig(path);
+  if (!target) log.warn('drain.skipped', { kubeconfig: path, reason: 'file not found: the drain wait will be skipped' });
+  return target && createKubeClient(target);
+}
+
 export async function productionDeps(config: RunConfig, log: Logger): Promise<DaemonDeps> {
-  // A malformed kubeconfig is reported now, at start, not at shutdown when it is too late.
-  const kubeTarget = await loadKubeconfig(config.kubeconfig);
-  if (!kubeTarget) log.warn('drain.skipped', { kubeconfig: config.kubeconfig, reason: 'file not found: the drain wait will be skipped' });
   const imds = createImdsPort(createImdsClient({ endpoint: config.imdsEndpoint }));
   return {
     config,
@@ -56,7 +63,7 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
     timing: systemTiming,
     imds,
     ec2For: lazyEc2Port,
-    kube: kubeTarget ? createKubeClient(kubeTarget) : undefined,
+    kube: () => kubeFromConfig(config.kubeconfig, log),
     liveCheck: liveCheckFor(config.liveCheck, imds, config.egressCheckUrl),
     notify: systemdNotify(config.notifySocket),
     signals: (handler) => {

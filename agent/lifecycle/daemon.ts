@@ -55,8 +55,12 @@ export interface DaemonDeps {
   timing: Timing;
   imds: ImdsPort;
   ec2For: (region: string, onCall: (record: Ec2CallRecord) => void) => Ec2Port;
-  /** undefined: no kubeconfig, the drain wait is skipped */
-  kube: KubePort | undefined;
+  /**
+   * The Kubernetes client, read from the kubeconfig once the identity is known (its code and
+   * YAML load only then, issue 22) and before anything changes: a malformed kubeconfig
+   * rejects, bad input (G6). Undefined: no kubeconfig, the drain wait is skipped.
+   */
+  kube: () => Promise<KubePort | undefined>;
   /** the live check chosen from --live-check, for the target once known */
   liveCheck: (target: Target) => LiveCheck;
   notify: Notify;
@@ -79,6 +83,7 @@ const CLUSTER_BUDGET_MS = 5_000;
 /** What the first half of the node's life got to before its end came (or the claim finished). */
 interface Life {
   me?: Me;
+  kube?: KubePort;
   ec2?: Ec2Port;
   claimed?: Claimed;
 }
@@ -255,10 +260,12 @@ async function untilTheEnd(agent: Agent): Promise<Life> {
       log.warn('region.mismatch', { region: me.region, note: me.regionMismatch });
       report({ type: 'warning', message: `region.mismatch: ${me.regionMismatch}` });
     }
+    const kube = await deps.kube();
+    if (kube) life.kube = kube;
     const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));
     life.ec2 = ec2;
-    if (deps.kube) {
-      agent.cluster = kubeCluster({ kube: deps.kube, nodeName: me.nodeName, pool: poolName(config.pool), log, timing: deps.timing, intervalMs: deps.intervals?.clusterMs });
+    if (kube) {
+      agent.cluster = kubeCluster({ kube, nodeName: me.nodeName, pool: poolName(config.pool), log, timing: deps.timing, intervalMs: deps.intervals?.clusterMs });
       agent.background(agent.cluster.run(agent.lifetime.signal));
     }
     agent.background(watchNotices({ imds: deps.imds, latch: agent.latch, report, log, timing: deps.timing, intervalMs: deps.intervals?.noticesMs }, stop.signal));
@@ -370,7 +377,7 @@ async function endOfLife(agent: Agent, life: Life, termination: Termination): Pr
   }
   report({ type: 'draining', reason: 'waiting for workload pods to leave' });
   const drainStart = timing.clock.now();
-  const drain = await drainWait({ kube: deps.kube, nodeName: me.nodeName, report, log, timing, intervalMs: deps.intervals?.drainMs }, config.drainTimeoutMs, agent.latch.forced);
+  const drain = await drainWait({ kube: life.kube, nodeName: me.nodeName, report, log, timing, intervalMs: deps.intervals?.drainMs }, config.drainTimeoutMs, agent.latch.forced);
   metrics.drainSeconds = (timing.clock.now() - drainStart) / 1000;
   if (drain === 'timeout') {
     agent.cluster.event({ type: 'Warning', reason: 'DrainTimedOut', message: `workload pods still on ${me.nodeName} after ${config.drainTimeoutMs / 1000} s; releasing ${held.publicIp} anyway: the instance is going away` });

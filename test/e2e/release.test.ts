@@ -261,8 +261,11 @@ describe('release', () => {
     const bad = join(bin, 'bad.kubeconfig');
     writeFileSync(bad, 'apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n');
     const node = sim.nodes[0]!;
+    const associations = sim.ec2.count({ action: 'AssociateAddress' });
     const result = await runToEnd(['run', '--tag-key', 'color', '--kubeconfig', bad, '--health-listen', '127.0.0.1:0'], sim.env(node));
     assert.equal(result.code, 2);
     assert.match(result.stderr, new RegExp(`kubeconfig ${bad.replaceAll('.', '\\.')}`));
+    // Read once the identity is known, and still before anything changes (G6).
+    assert.equal(sim.ec2.count({ action: 'AssociateAddress' }), associations, 'no association made');
   });
 });

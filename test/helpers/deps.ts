@@ -74,7 +74,7 @@ export function buildDeps(options: BuildOptions): Built {
       timing: options.timing,
       imds: options.imds,
       ec2For: options.ec2For,
-      kube: options.kube,
+      kube: async () => options.kube,
       liveCheck: liveCheckFor(options.config.liveCheck, options.imds, options.config.egressCheckUrl),
       notify: async () => {},
       signals: (h) => {
