@@ -38,7 +38,7 @@ export function hopLimitCheck(seen: MetadataOptions | undefined | { error: strin
   if ('error' in seen) return warn(name, `could not read the IMDS settings: ${seen.error}`, 'allow ec2:DescribeInstances (scripts/iam-policy.json has it)');
   const problems: string[] = [];
   if (seen.httpTokens !== undefined && seen.httpTokens !== 'required') problems.push(`HttpTokens=${seen.httpTokens}: IMDSv1 answers without a token`);
-  if (seen.hopLimit !== undefined && seen.hopLimit > 1) {
+  if ((seen.hopLimit ?? 1) > 1) {
     problems.push(`HttpPutResponseHopLimit=${seen.hopLimit}: pods in their own network namespace reach IMDS and can borrow the node role, which may move pool addresses`);
   }
   const detail = `HttpTokens=${seen.httpTokens ?? '?'}, HttpPutResponseHopLimit=${seen.hopLimit ?? '?'}`;
@@ -252,7 +252,7 @@ const MARK: Record<Level, string> = { pass: 'ok  ', warn: 'WARN', fail: 'FAIL', 
 
 export function reportText(r: DoctorReport): string {
   const width = Math.max(...r.checks.map((c) => c.name.length));
-  const lines = r.checks.map((c) => `${MARK[c.level]} ${c.name.padEnd(width)}  ${c.detail}${c.fix && c.level !== 'pass' ? `\n     ${' '.repeat(width)}  → ${c.fix}` : ''}`);
+  const lines = r.checks.map((c) => `${MARK[c.level]} ${c.name.padEnd(width)}  ${c.detail}${c.fix ? `\n     ${' '.repeat(width)}  → ${c.fix}` : ''}`);
   const failed = r.checks.filter((c) => c.level === 'fail').length;
   const warned = r.checks.filter((c) => c.level === 'warn').length;
   lines.push(failed ? `${failed} check${failed === 1 ? '' : 's'} failed, ${warned} warning${warned === 1 ? '' : 's'}` : `nothing failed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}`);

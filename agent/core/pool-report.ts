@@ -32,7 +32,7 @@ export function tagValues(carrying: readonly AddressView[], tagKey: string): Rec
     const value = address.tags[tagKey];
     if (value !== undefined) counts[value] = (counts[value] ?? 0) + 1;
   }
-  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.keys(counts).sort().map((value) => [value, counts[value]!]));
 }
 
 /**
@@ -45,7 +45,8 @@ export function emptyPoolHint(pool: PoolSelector, carrying: readonly AddressView
   const names = Object.keys(values);
   if (names.length === 0) return `no Elastic IP in this region carries the tag key ${JSON.stringify(pool.tagKey)} (check --tag-key, its case, and --region)`;
   const listed = names.map((v) => `${JSON.stringify(v)} (${values[v]})`).join(', ');
-  return `no Elastic IP has ${pool.tagKey}=${JSON.stringify(pool.tagValue ?? '')}; the key ${JSON.stringify(pool.tagKey)} exists with ${names.length === 1 ? 'the value' : 'the values'} ${listed} (check --tag-value)`;
+  // The pool has a value here: without one, every address carrying the key is in the pool.
+  return `no Elastic IP has ${pool.tagKey}=${JSON.stringify(pool.tagValue)}; the key ${JSON.stringify(pool.tagKey)} exists with ${names.length === 1 ? 'the value' : 'the values'} ${listed} (check --tag-value)`;
 }
 
 const byIp = (a: PoolRow, b: PoolRow): number => {
@@ -53,12 +54,12 @@ const byIp = (a: PoolRow, b: PoolRow): number => {
   return n(a.publicIp) - n(b.publicIp);
 };
 
-/** The pool from a `tag-key` listing; `names`: instance id → node name, where known. */
-export function poolReport(pool: PoolSelector, carrying: readonly AddressView[], names: ReadonlyMap<string, string> = new Map()): PoolReport {
+/** The pool from a `tag-key` listing; `names`: instance id → node name, where known (a free address has no instance id: no name). */
+export function poolReport(pool: PoolSelector, carrying: readonly AddressView[], names: ReadonlyMap<string | undefined, string> = new Map()): PoolReport {
   const members = carrying.filter((a) => inPool(a, pool));
   const addresses = members
     .map((a): PoolRow => {
-      const name = a.instanceId === undefined ? undefined : names.get(a.instanceId);
+      const name = names.get(a.instanceId);
       return {
         publicIp: a.publicIp,
         allocationId: a.allocationId,
@@ -88,9 +89,10 @@ function holder(row: PoolRow): string {
 
 export function poolTable(report: PoolReport, hint?: string): string {
   const rows = report.addresses.map((r) => [r.publicIp, r.allocationId, holder(r)]);
-  const widths = [0, 1].map((i) => Math.max(i === 0 ? 'PUBLIC IP'.length : 'ALLOCATION'.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`.trimEnd();
-  const body = rows.length ? [line(['PUBLIC IP', 'ALLOCATION', 'HOLDER (instance interface private-ip (node))']), ...rows.map(line)] : [];
+  const header = ['PUBLIC IP', 'ALLOCATION', 'HOLDER (instance interface private-ip (node))'];
+  const widths = [0, 1].map((i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`;
+  const body = rows.length ? [header, ...rows].map(line) : [];
   const counts = `pool ${report.pool}: ${report.size} address${report.size === 1 ? '' : 'es'}, ${report.free} free, ${report.size - report.free} held`;
   return `${[...body, counts, ...(hint ? [hint] : [])].join('\n')}\n`;
 }

@@ -51,7 +51,7 @@ export function rank(instanceId: string, free: readonly AddressView[]): AddressV
   const weight = (a: AddressView) => createHash('sha256').update(`${instanceId}\0${a.allocationId}`).digest().readBigUInt64BE(0);
   return free
     .map((address) => ({ address, w: weight(address) }))
-    .sort((x, y) => (x.w === y.w ? 0 : x.w > y.w ? -1 : 1))
+    .sort((x, y) => Number(y.w - x.w)) // highest weight first
     .map(({ address }) => address);
 }
 

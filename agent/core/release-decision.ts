@@ -67,16 +67,15 @@ export function initialRelease(held: Held): ReleaseMemory {
 export function nextReleaseStep(memory: ReleaseMemory): ReleaseStep {
   if (memory.outcome) return { do: 'done', outcome: memory.outcome };
   if (memory.waitFirst) return { do: 'wait', ms: RELEASE_READ_GAP_MS };
-  if (memory.stage === 'check') {
-    if (memory.seen === 'ours') return { do: 'disassociate', associationId: memory.associationId };
-    if (memory.reads < RELEASE_READS) return { do: 'read' };
-    // Reads keep showing it free: our association id is ours alone, so disassociating by it
-    // can only remove our own association (a read lagging it) or find it gone.
-    return memory.seen === 'elsewhere' ? { do: 'done', outcome: 'not-ours' } : { do: 'disassociate', associationId: memory.associationId };
-  }
-  // Asked: the SDK reads nothing from DisassociateAddress's answer, so an empty or cut 200
-  // looks like success. Read back, and ask again while the association still stands.
-  return memory.seen === 'ours' && memory.reads > 0 ? { do: 'disassociate', associationId: memory.associationId } : { do: 'read' };
+  // Ours: ask, and ask again while a read back still shows it (the SDK reads nothing from
+  // DisassociateAddress's answer, so an empty or cut 200 looks like success).
+  if (memory.seen === 'ours') return { do: 'disassociate', associationId: memory.associationId };
+  // Not read yet (at the start, and after each ask: observeRelease forgets what it saw), or
+  // seen free or elsewhere before asking (after asking, anything but ours ends the release).
+  if (memory.reads < RELEASE_READS) return { do: 'read' };
+  // Reads keep showing it free: our association id is ours alone, so disassociating by it
+  // can only remove our own association (a read lagging it) or find it gone.
+  return memory.seen === 'elsewhere' ? { do: 'done', outcome: 'not-ours' } : { do: 'disassociate', associationId: memory.associationId };
 }
 
 export function observeRelease(memory: ReleaseMemory, seen: ReleaseObservation, target: Target): ReleaseMemory {

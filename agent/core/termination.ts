@@ -31,7 +31,7 @@ export function noticeTermination(notices: Notices): Termination | undefined {
   }
   const state = notices.lifecycle?.trim();
   // Warm pools use `Warmed:Terminated`; both end the instance.
-  if (state !== undefined && /(^|:)Terminated$/.test(state)) {
+  if (state?.match(/(^|:)Terminated$/)) {
     return { source: 'asg', detail: `auto scaling target lifecycle state ${state}`, release: true, force: false };
   }
   return undefined;

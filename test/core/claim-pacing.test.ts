@@ -115,3 +115,39 @@ test('the rate EC2 serves: learned from the free count once the bucket was seen 
   const calm = feed(initialMemory(), listed(200, 0), looked, { of: 'attempted', address: address(1), result: 'conflict' }, { of: 'waited', why: 'contention', ms: 500 }, listed(199, 20_000), looked);
   assert.equal(calm.rate, 5);
 });
+
+test('a target unknown: the budget ends at exactly two minutes, the late cap starts at exactly 30 s, and each kind of pause counts its own run', () => {
+  const unknown = (memory: ClaimMemory) => attempted(memory, 'target-unknown', 'InvalidNetworkInterfaceID.NotFound');
+  const waited = (memory: ClaimMemory, ms: number) => feed(memory, { of: 'waited', why: 'target-unknown', ms });
+  const wait = (memory: ClaimMemory) => step(memory) as Extract<ClaimStep, { do: 'wait' | 'fail' }>;
+  // Two minutes waited to the millisecond, and unknown again: the clear error, not another wait.
+  const spent = unknown(waited(unknown(feed(initialMemory(), listed(3), looked)), 120_000));
+  assert.deepEqual(wait(spent), {
+    do: 'fail',
+    code: 'claim.target-unknown',
+    reason: "EC2 does not know interface eni-0aaa of instance i-0aaa in eu-west-1 (InvalidNetworkInterfaceID.NotFound for 120 s): expected the instance's own interface in the instance's own region",
+  });
+  // The fifth time in a row (0.5 s doubling: 8 s) after exactly 30 s: the late cap (16 s), not 4 s.
+  let memory = feed(initialMemory(), listed(3), looked);
+  for (const ms of [1000, 1000, 1000, 27_000]) memory = waited(unknown(memory), ms);
+  assert.equal((wait(unknown(memory)) as { ms: number }).ms, 8000);
+  // Without a region the message names none.
+  const { region: _, ...noRegion } = settings;
+  const first = unknown(feed(initialMemory(), listed(3), looked));
+  assert.equal((decide(first, noRegion, () => 1) as { reason: string }).reason, 'EC2 does not know interface eni-0aaa of instance i-0aaa yet (InvalidNetworkInterfaceID.NotFound): waiting for it');
+  // A refusal, then an unknown target: the first of its kind (0.5 s), not the second (1 s).
+  let mixed = attempted(feed(initialMemory(), listed(3), looked), 'refused', 'UnauthorizedOperation');
+  mixed = feed(mixed, { of: 'waited', why: 'refused', ms: 2000 }, listed(3), looked);
+  assert.deepEqual(wait(unknown(mixed)), { do: 'wait', ms: 500, why: 'target-unknown', reason: 'EC2 does not know interface eni-0aaa of instance i-0aaa in eu-west-1 yet (InvalidNetworkInterfaceID.NotFound): waiting for it' });
+});
+
+test('the served rate is averaged since the first timed listing, not since the last one', () => {
+  const spread = (memory: ClaimMemory) => (step(memory) as Extract<ClaimStep, { do: 'wait' }>).ms;
+  const throttled = (memory: ClaimMemory) => attempted(memory, 'throttled');
+  let memory = throttled(feed(initialMemory(), listed(200, 0), looked));
+  memory = throttled(feed(memory, { of: 'waited', why: 'contention', ms: 20_000 }, listed(160, 20_000), looked));
+  assert.equal(spread(memory), 64_000, '40 served in 20 s: 2 × 1.25 = 2.5 a second');
+  memory = throttled(feed(memory, { of: 'waited', why: 'contention', ms: 20_000 }, listed(150, 40_000), looked));
+  // 50 served in 40 s: 1.25 × 1.25 = 1.5625 a second → 150 / 1.5625 (from the last listing: 0.625 → 240 s)
+  assert.equal(spread(memory), 96_000);
+});

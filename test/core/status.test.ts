@@ -17,7 +17,7 @@ const moving: Record<string, Fact> = {
   verifying: { type: 'verifying', reason: 'r-verifying' },
   ready: { type: 'ready' },
   lost: { type: 'lost', reason: 'r-lost' },
-  back: { type: 'back', associationId: 'eipassoc-1' },
+  back: { type: 'back', associationId: 'eipassoc-2' }, // the address came back under a new association
   draining: { type: 'draining', reason: 'r-draining' },
   releasing: { type: 'releasing', reason: 'r-releasing' },
   released: { type: 'released', reason: 'r-released' },
@@ -60,6 +60,7 @@ test('phase moves: every phase-moving fact in every phase', () => {
         ...(to === 'ready' ? { readySince: '2026-01-01T12:30:00.000Z', gate: { policy: 'strict', open: true } } : {}),
         ...(name === 'failed' ? { lastError: 'r-failed' } : {}),
         ...(name === 'released' ? { associationId: null } : {}),
+        ...(name === 'back' ? { associationId: 'eipassoc-2' } : {}),
       };
       assert.deepEqual(after, { ...before, status: expected }, label);
     });
@@ -97,6 +98,15 @@ test('every fact that fills in the status, and the trail a release cut short rea
     ['foreign', { type: 'foreign', reason: 'x' }, (s) => s],
   ];
   for (const [name, fact, expected] of cases) assert.deepEqual(applyFact(base, fact, NOW), expected(base), name);
+  // A claim takes one of the free addresses the listing counted; a resumed one was never free.
+  const free = (before: number | null, resumed: boolean) => applyFact(at('claiming', { pool: { tagKey: 'color', tagValue: 'orange', size: 4, free: before } }), { type: 'claimed', claimed: { ...claimed, resumed } }, NOW).status.pool;
+  const counts: [number | null, boolean, number | null][] = [
+    [3, false, 2],
+    [3, true, 3],
+    [0, false, 0], // a listing behind the claim: never below zero
+    [null, false, null], // not listed yet
+  ];
+  for (const [before, resumed, after] of counts) assert.deepEqual(free(before, resumed), { tagKey: 'color', tagValue: 'orange', size: 4, free: after }, `${before} free, resumed ${resumed}`);
   assert.equal(applyFact(base, { type: 'exhausted', size: 3 }, NOW), base, 'the same object: nothing to publish');
   // Counters count; the trail keeps each uncertain allocation once; unlanded drops only landed.
   let s = base;
