@@ -274,6 +274,12 @@ export function render(result: BenchResult): string {
       ),
     );
   }
+  if (result.model.length) {
+    // Where each node's calls until ready go, by action and answer (a node's mean).
+    const kinds = [...new Set(result.model.flatMap((m) => Object.keys(m.byKind)))].sort();
+    out.push('', 'In-process model: calls a node until ready, by action and answer (mean)');
+    out.push(table(['nodes', 'seed', ...kinds], result.model.map((m) => [String(m.nodes), String(m.seed), ...kinds.map((k) => fmt(m.byKind[k] ?? 0, 2))])));
+  }
   const mt = result.modelTrio;
   if (mt) {
     out.push('', `In-process faulty trio: the same 3 nodes, 4 addresses and faults on a fake clock (a seed replays a run); ${mt.seeds} seeds (s from boot to all three ready)`);

@@ -9,7 +9,7 @@ const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp
 const settings: ClaimSettings = { pool: { tagKey: 'color', tagValue: 'orange' }, target, relist: { intervalMs: 5000, maxMs: 30_000 }, liveCheckProves: true, region: 'eu-west-1' };
 const address = (n: number): AddressView => ({ allocationId: `eipalloc-${n}`, publicIp: `198.51.100.${n}`, tags: { color: 'orange' } });
 const pool = (free: number) => Array.from({ length: free }, (_, i) => address(i + 1));
-const listed = (free: number, at?: number, throttled = 0): ClaimObservation => ({ of: 'listed', addresses: pool(free), throttled, ...(at === undefined ? {} : { at }) });
+const listed = (free: number, at?: number, throttled = 0, askedAt?: number): ClaimObservation => ({ of: 'listed', addresses: pool(free), throttled, ...(at === undefined ? {} : { at }), ...(askedAt === undefined ? {} : { askedAt }) });
 const looked: ClaimObservation = { of: 'looked', publicIps: [] };
 
 const feed = (memory: ClaimMemory, ...seen: ClaimObservation[]) => seen.reduce((m, o) => observe(m, o, settings), memory);
@@ -114,4 +114,33 @@ test('the rate EC2 serves: learned from the free count once the bucket was seen 
   // Without an empty bucket seen, a slowly falling free count (a crowd spreading) teaches nothing.
   const calm = feed(initialMemory(), listed(200, 0), looked, { of: 'attempted', address: address(1), result: 'conflict' }, { of: 'waited', why: 'contention', ms: 500 }, listed(199, 20_000), looked);
   assert.equal(calm.rate, 5);
+});
+
+test('a first listing held up by a crowd: its free count against the pool says the rate, and sizes the first window', () => {
+  // 200 addresses; 40 were taken while this node's listing was throttled for 20 s.
+  const taken = (n: number): ClaimObservation => ({ of: 'listed', addresses: pool(200).map((a, i) => (i < n ? { ...a, associationId: `eipassoc-${i}`, networkInterfaceId: `eni-${i}`, privateIp: '10.0.1.1' } : a)), throttled: 6, at: 20_000, askedAt: 0 });
+  const memory = feed(initialMemory(), taken(40), looked);
+  assert.equal(memory.rate, 2.5, '40 in 20 s: 2 a second, probed at 2.5');
+  const wait = step(memory) as Extract<ClaimStep, { do: 'wait' }>;
+  assert.equal(wait.why, 'contention', 'the listing met a crowd');
+  assert.equal(wait.ms, 64_000, '160 free / 2.5 a second');
+  // Listed at once (under 2 s), or without knowing when it was asked: the published rate.
+  assert.equal(feed(initialMemory(), { of: 'listed', addresses: pool(160), throttled: 1, at: 1000, askedAt: 0 }, looked).rate, 5);
+  assert.equal(feed(initialMemory(), listed(160, 20_000, 6), looked).rate, 5);
+  // Only the first listing: a later one learns only once the bucket was seen empty.
+  const later = feed(initialMemory(), listed(200, 0), looked, { of: 'waited', why: 'exhausted', ms: 5000 }, taken(40), looked);
+  assert.equal(later.rate, 5);
+});
+
+test('a listing after the node has listed: its retries spread over the crowd its last free count shows', () => {
+  const relisting = (free: number, rate?: number) => {
+    let memory = feed(initialMemory(), listed(free, 0), looked);
+    if (rate !== undefined) memory = { ...memory, rate };
+    return step(feed(memory, { of: 'waited', why: 'exhausted', ms: 5000 }));
+  };
+  assert.deepEqual(step(initialMemory()), { do: 'list' }, 'the first listing knows no crowd');
+  assert.deepEqual(relisting(150), { do: 'list', crowdMs: 7500 }, '150 peers at 20 a second');
+  assert.deepEqual(relisting(150, 2.5), { do: 'list', crowdMs: 15_000 }, 'EC2 serves half: the Describe refill counted at half');
+  assert.deepEqual(relisting(50), { do: 'list' }, 'a crowd the read policy\'s 2.5 s serves: no hint');
+  assert.deepEqual(relisting(51), { do: 'list', crowdMs: 2550 });
 });
