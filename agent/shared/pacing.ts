@@ -187,6 +187,10 @@ export function learnServedRate(rate: number, previous: FreeSample | undefined, 
 
 // Fewer addresses taken than this say too little about a rate of a few a second.
 export const MIN_FALL = 10;
+// What a first listing alone can teach stops here: it cannot tell addresses taken while it
+// waited from addresses held before the node booted (a lone node in an old pool whose
+// listing a Describe crowd held up), so its window is at most 5× the published one.
+export const FIRST_MIN_PER_S = 1;
 
 /**
  * The served rate a node's first listing already shows when a crowd held it up for seconds
@@ -194,11 +198,11 @@ export const MIN_FALL = 10;
  * node first asked, so at least `size − free` associations were served since — more where
  * addresses were held before the node booted, which only keeps the rate higher. Only for a
  * free count larger than the published mutating burst (a crowd the burst cannot serve) and
- * a fall of MIN_FALL or more; otherwise `rate` stays.
+ * a fall of MIN_FALL or more; otherwise `rate` stays. Never under FIRST_MIN_PER_S.
  */
 export function firstServedRate(rate: number, size: number, askedAt: number, listed: FreeSample): number {
   if (listed.free <= EC2_BUCKETS.mutating.size || size - listed.free < MIN_FALL) return rate;
-  return learnServedRate(rate, { at: askedAt, free: size }, listed);
+  return Math.max(FIRST_MIN_PER_S, learnServedRate(rate, { at: askedAt, free: size }, listed));
 }
 
 export interface RelistPolicy {

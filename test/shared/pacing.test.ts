@@ -2,7 +2,7 @@
 // constants and the bench measures what they do to a fleet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EC2_BUCKETS, EC2_READ_RETRY, IMDS_RETRY, MIN_FALL, contentionSpreadMs, crowdSpreadMs, firstServedRate, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+import { EC2_BUCKETS, EC2_READ_RETRY, FIRST_MIN_PER_S, IMDS_RETRY, MIN_FALL, contentionSpreadMs, crowdSpreadMs, firstServedRate, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
 
 test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
   const cases: [number, number, number, number, number][] = [
@@ -158,12 +158,14 @@ test('firstServedRate: a first listing held up by a crowd shows what EC2 served 
     ['200 → 160 free in 20 s: 2 a second, probed 25 % above', 5, 200, 0, 20_000, 160, 2.5],
     ['200 → 100 in 4 s (held before, or a fast crowd): 25 a second, capped at the published 5', 5, 200, 0, 4000, 100, 5],
     ['only 50 free: the published burst serves them, the rate stays', 5, 70, 0, 20_000, 50, 5],
-    ['51 free: a crowd the burst cannot serve (20 in 20 s → 1.25)', 5, 71, 0, 20_000, 51, 1.25],
-    [`a fall of ${MIN_FALL}: counted (0.5 a second → 0.625)`, 5, 110, 0, 20_000, 100, 0.625],
+    ['51 free: a crowd the burst cannot serve (30 in 20 s → 1.875)', 5, 81, 0, 20_000, 51, 1.875],
+    [`a fall of ${MIN_FALL}: counted (0.5 a second → 0.625), but a first listing alone never says less than 1 a second`, 5, 110, 0, 20_000, 100, 1],
+    ['20 in 10 s: 2.5 a second', 5, 120, 0, 10_000, 100, 2.5],
     [`a fall of ${MIN_FALL - 1}: too few to say a rate`, 5, 109, 0, 20_000, 100, 5],
     ['under 2 s since asked: too short to say a rate', 3, 200, 0, 1999, 100, 3],
     ['the fall is counted from when the node first asked', 5, 200, 10_000, 30_000, 160, 2.5],
   ];
   for (const [name, rate, size, askedAt, at, free, expected] of cases) assert.equal(firstServedRate(rate, size, askedAt, { at, free }), expected, name);
   assert.equal(EC2_BUCKETS.mutating.size, 50, 'the burst the threshold names');
+  assert.equal(FIRST_MIN_PER_S, 1);
 });
