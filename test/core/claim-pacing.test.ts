@@ -127,6 +127,8 @@ test('a first listing held up by a crowd: its free count against the pool says t
   // Listed at once (under 2 s), or without knowing when it was asked: the published rate.
   assert.equal(feed(initialMemory(), { of: 'listed', addresses: pool(160), throttled: 1, at: 1000, askedAt: 0 }, looked).rate, 5);
   assert.equal(feed(initialMemory(), listed(160, 20_000, 6), looked).rate, 5);
+  const { askedAt: _, ...unasked } = taken(40) as Extract<ClaimObservation, { of: 'listed' }>;
+  assert.equal(feed(initialMemory(), unasked, looked).rate, 5, 'a crowd-shaped listing, but when it was asked is not known');
   // Only the first listing: a later one learns only once the bucket was seen empty.
   const later = feed(initialMemory(), listed(200, 0), looked, { of: 'waited', why: 'exhausted', ms: 5000 }, taken(40), looked);
   assert.equal(later.rate, 5);
