@@ -11,10 +11,13 @@
 // outcome without a win lengthens the next wait (stallFloorMs).
 import {
   EC2_BUCKETS,
+  EC2_READ_RETRY,
   UNKNOWN_TARGET_BUDGET_MS,
   UNKNOWN_TARGET_PACING,
   contentionSpreadMs,
+  crowdSpreadMs,
   equalJitter,
+  firstServedRate,
   fullJitter,
   learnServedRate,
   refusedDelay,
@@ -60,7 +63,8 @@ export type PauseWhy =
   | 'target-unknown';
 
 export type ClaimStep =
-  | { do: 'list' }
+  /** `crowdMs`: the spread a throttled listing's retries need, from the free count last seen (pacing.ts crowdSpreadMs) */
+  | { do: 'list'; crowdMs?: number }
   /** read from IMDS the public IPs on the target private IP (G2a) */
   | { do: 'look' }
   /** DescribeAddresses by public IP: is this IP on our target an Elastic IP, and whose? */
@@ -93,7 +97,8 @@ export type AttemptResult =
 export type ClaimObservation =
   /** `throttled`: how many throttled answers the listing met before it got through */
   /** `at`: when it was answered (ms), for the rate EC2 serves the crowd */
-  | { of: 'listed'; addresses: readonly AddressView[]; throttled: number; at?: number }
+  /** `askedAt`: when it was first asked, before any retry */
+  | { of: 'listed'; addresses: readonly AddressView[]; throttled: number; at?: number; askedAt?: number }
   | { of: 'looked'; publicIps: readonly string[] }
   | { of: 'identified'; publicIp: string; address: AddressView | undefined }
   | { of: 'waited'; why: WaitWhy; ms: number }
@@ -150,6 +155,8 @@ export interface ClaimMemory {
   readonly stalls: number;
   /** the mutating rate EC2 is seen to serve the crowd (per s): the published refill at most */
   readonly rate: number;
+  /** free addresses in the last listing: at most that many peers list with this node */
+  readonly seenFree?: number;
   /** the node's first listing: the rate is the free count's fall since, on average */
   readonly sample?: FreeSample;
   /**
@@ -207,7 +214,11 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
   if (memory.pause) return paused(memory, memory.pause, settings, random);
 
   const view = memory.listing;
-  if (!view) return { do: 'list' };
+  if (!view) {
+    // A crowd larger than the read policy's own spread serves: its throttled retries spread wider.
+    const crowdMs = crowdSpreadMs(memory.seenFree ?? 0, memory.rate);
+    return crowdMs > EC2_READ_RETRY.throttledSpreadMs ? { do: 'list', crowdMs } : { do: 'list' };
+  }
   const relist = (why: WaitWhy, reason: string): ClaimStep => ({ do: 'wait', ms: relistDelay(settings.relist, memory.troubles, random), why, reason });
   if (view.held) {
     const { allocationId, publicIp, associationId } = view.held;
@@ -274,9 +285,10 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
       return {
         ...memory,
         listing,
+        seenFree: listing.free.length,
         // Averaged since the first listing: the burst at the start keeps the estimate high
         // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
-        ...(now && !memory.sample ? { sample: now } : {}),
+        ...(now && !memory.sample ? { sample: now, ...(seen.askedAt === undefined ? {} : { rate: firstServedRate(memory.rate, listing.size, seen.askedAt, now) }) } : {}),
         ...(now && memory.saturated ? { rate: learnServedRate(memory.rate, memory.sample, now) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,

@@ -59,8 +59,9 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
   switch (step.do) {
     case 'list': {
       // A crowd met on the last listing is still there: start its retries where that one ended.
-      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool), Math.min(3, Math.max(0, memory.listingThrottles - 1)));
-      return { of: 'listed', addresses, throttled, at: timing.clock.now() };
+      const askedAt = timing.clock.now();
+      const { value: addresses, throttled } = await read(ctx, 'DescribeAddresses', () => ec2.listPool(settings.pool), Math.min(3, Math.max(0, memory.listingThrottles - 1)), step.crowdMs);
+      return { of: 'listed', addresses, throttled, at: timing.clock.now(), askedAt };
     }
     case 'look':
       return { of: 'looked', publicIps: await retrying(() => imds.publicIpsOn(settings.target, signal), { policy: IMDS_RETRY, timing, signal }) };
@@ -87,7 +88,7 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
 }
 
 /** An EC2 read through the one retry layer; `throttled` counts the throttled answers it met. */
-async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0): Promise<{ value: T; throttled: number }> {
+async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0, crowdMs = 0): Promise<{ value: T; throttled: number }> {
   let throttled = 0;
   const policy = ctx.reads ?? EC2_READ_RETRY;
   const value = await retrying(fn, {
@@ -95,6 +96,7 @@ async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip 
     timing: ctx.timing,
     signal: ctx.signal,
     skip,
+    crowdMs,
     onRetry: (error, attempt, delayMs) => {
       if (isAgentError(error, 'throttled')) throttled += 1;
       ctx.report({ type: 'error', message: errorMessage(error) });

@@ -88,11 +88,15 @@ export function stallFloorMs(stalls: number): number {
   return stalls <= 7 ? 0 : Math.min(30_000, 1000 * 2 ** (stalls - 8));
 }
 
-export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number): number {
+/**
+ * `crowdMs`: the spread the caller knows its crowd needs (crowdSpreadMs); it only ever
+ * lengthens the waits from the second throttled answer in a row.
+ */
+export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number, crowdMs = 0): number {
   if (throttled && retry >= 2 && policy.throttledSpreadMs > 0) {
     const cap = policy.crowd && retry > policy.crowd.after ? Math.max(policy.capMs, policy.crowd.capMs) : policy.capMs;
     const doubling = Math.min(cap, policy.throttledBaseMs * 2 ** (retry - 1));
-    return Math.round(random() * Math.max(policy.throttledSpreadMs, doubling));
+    return Math.round(random() * Math.max(policy.throttledSpreadMs, doubling, crowdMs));
   }
   return fullJitter(retry, throttled ? policy.throttledBaseMs : policy.baseMs, policy.capMs, random);
 }
@@ -113,6 +117,19 @@ export const EC2_READ_RETRY: RetryPolicy = {
   attempts: Infinity,
   refused: REFUSED_PACING,
 };
+
+/**
+ * The spread a throttled listing of a node that has listed before needs: its last listing
+ * showed `free` addresses, so up to that many peers are claiming, and each lists before it
+ * attempts. At the Describe refill scaled by how busy the account was seen to be
+ * (`servedPerS` of the published mutating refill), they are served in free / (20 × busy) s.
+ * Never over `capMs`. A pool of a few free addresses needs less than the policy's own
+ * spread (2.5 s), which it keeps: this only lengthens the waits of a storm.
+ */
+export function crowdSpreadMs(free: number, servedPerS: number = EC2_BUCKETS.mutating.refillPerS, capMs = 30_000): number {
+  const busy = Math.min(1, Math.max(MIN_SERVED_PER_S, servedPerS) / EC2_BUCKETS.mutating.refillPerS);
+  return Math.min(capMs, (Math.max(0, free) / (EC2_BUCKETS.describe.refillPerS * busy)) * 1000);
+}
 
 // IMDS is a link-local service of the host that answers in milliseconds: four quick tries
 // within a second, then the caller decides (identity has its own budget; polls poll again).
@@ -166,6 +183,26 @@ export function learnServedRate(rate: number, previous: FreeSample | undefined, 
   if (!previous || now.at - previous.at < MIN_SAMPLE_MS) return rate;
   const served = Math.max(0, previous.free - now.free) / ((now.at - previous.at) / 1000);
   return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
+}
+
+// Fewer addresses taken than this say too little about a rate of a few a second.
+export const MIN_FALL = 10;
+// What a first listing alone can teach stops here: it cannot tell addresses taken while it
+// waited from addresses held before the node booted (a lone node in an old pool whose
+// listing a Describe crowd held up), so its window is at most 5× the published one.
+export const FIRST_MIN_PER_S = 1;
+
+/**
+ * The served rate a node's first listing already shows when a crowd held it up for seconds
+ * (BENCHMARKS.md, "What EC2 actually serves"): at most every pool address was free when the
+ * node first asked, so at least `size − free` associations were served since — more where
+ * addresses were held before the node booted, which only keeps the rate higher. Only for a
+ * free count larger than the published mutating burst (a crowd the burst cannot serve) and
+ * a fall of MIN_FALL or more; otherwise `rate` stays. Never under FIRST_MIN_PER_S.
+ */
+export function firstServedRate(rate: number, size: number, askedAt: number, listed: FreeSample): number {
+  if (listed.free <= EC2_BUCKETS.mutating.size || size - listed.free < MIN_FALL) return rate;
+  return Math.max(FIRST_MIN_PER_S, learnServedRate(rate, { at: askedAt, free: size }, listed));
 }
 
 export interface RelistPolicy {

@@ -18,6 +18,8 @@ export interface RetryOptions {
    * (a listing after one that met a crowd of throttles starts where that one ended).
    */
   skip?: number;
+  /** the spread the caller's crowd needs (pacing.ts crowdSpreadMs): lengthens throttled waits only */
+  crowdMs?: number;
   /** told of each failed attempt that will be retried, with the wait before the next */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
@@ -42,7 +44,7 @@ export function retrying<T>(fn: () => Promise<T>, options: RetryOptions): Promis
       if (!asked(error)) return;
       const refused = meaningOf(error) === 'refused';
       if (refused) refusals += 1;
-      const delay = refused ? refusedDelay(refusals, timing.random, policy.refused) : retryDelay(policy, attemptNumber + (options.skip ?? 0), isAgentError(error, 'throttled'), timing.random);
+      const delay = refused ? refusedDelay(refusals, timing.random, policy.refused) : retryDelay(policy, attemptNumber + (options.skip ?? 0), isAgentError(error, 'throttled'), timing.random, options.crowdMs);
       if (retriesLeft <= 0 || timing.clock.now() - started + delay > policy.budgetMs) {
         giveUp = true;
         return;

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { runBench, render, SCENARIOS } from './run.js';
+import { runBench, render, SCENARIOS, STRATEGIES } from './run.js';
 
 test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims', { timeout: 240_000 }, async () => {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -34,6 +34,7 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
     unknownNodes: 2,
     unknownS: 1,
     chartsDir: charts,
+    strategies: STRATEGIES,
   });
   const rows = result.fleets.map((r) => `${r.scenario}/${r.strategy}`);
   assert.deepEqual(rows, ['storm/agent', 'over-subscribed/agent', 'strategy/agent', 'strategy/first-free', 'strategy/random', 'spread/agent', 'spread/first-free', 'spread/random', 'unknown-eni/agent']);
@@ -61,5 +62,10 @@ test('a tiny bench (N = 5) runs every scenario to the end with 0 double claims',
   const text = render(result);
   assert.deepEqual(result.model.map((m) => [m.nodes, m.ready, m.doubleClaims]), [[20, 20, 0]]);
   assert.deepEqual([result.modelTrio?.seeds, result.modelTrio?.allReadyS.n, result.modelTrio?.doubleClaims, result.modelTrio?.notReady], [3, 3, 0, []]);
-  for (const heading of ['Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'In-process model', 'In-process faulty trio', 'Footprint']) assert.match(text, new RegExp(heading));
+  // Where the model's calls go: the breakdown adds up to the calls a node.
+  const m = result.model[0]!;
+  const byKind = Object.values(m.byKind).reduce((sum, n) => sum + n, 0);
+  assert.ok(Math.abs(byKind - m.calls.reduce((sum, n) => sum + n, 0) / m.calls.length) < 1e-9, `${byKind}`);
+  assert.ok((m.byKind['AssociateAddress ok'] ?? 0) > 0);
+  for (const heading of ['by action and answer', 'Fleets', 'Strategies', 'Over-subscribed', 'Faulty trio', 'In-process model', 'In-process faulty trio', 'Footprint']) assert.match(text, new RegExp(heading));
 });

@@ -12,9 +12,10 @@
 //   --neighbour F          a neighbour takes this share of each refill while the fleet boots
 //   --unknown-nodes N      the `unknown` scenario: N nodes whose interface EC2 does not know
 //   --unknown-s S          … for their first S seconds
+//   --strategies agent,first-free,random   which strategies the strategies, spread and trio scenarios run
 //   --charts DIR           write each storm as an SVG chart (nodes ready over time) into DIR
 //   --json                 print the result as JSON instead of tables
-import { DEFAULTS, SCENARIOS, render, runBench, type BenchOptions, type Scenario } from './run.js';
+import { DEFAULTS, SCENARIOS, STRATEGIES, render, runBench, type BenchOptions, type Scenario } from './run.js';
 
 function parse(argv: string[]): { options: BenchOptions; json: boolean } {
   const options: BenchOptions = { ...DEFAULTS };
@@ -93,6 +94,13 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
       case '--unknown-s':
         options.unknownS = positive(flag, value());
         break;
+      case '--strategies': {
+        const chosen = String(value()).split(',');
+        const unknown = chosen.filter((c) => !(STRATEGIES as string[]).includes(c));
+        if (unknown.length || chosen.length === 0) throw new Error(`--strategies: expected some of ${STRATEGIES.join(',')}, got ${unknown.join(',')}`);
+        options.strategies = STRATEGIES.filter((s) => chosen.includes(s));
+        break;
+      }
       case '--charts':
         options.chartsDir = String(value());
         break;

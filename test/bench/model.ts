@@ -4,7 +4,7 @@ import { runDaemon } from '../../agent/lifecycle/daemon.js';
 import { rng } from '../fuzz/random.js';
 import { FakeTime } from '../helpers/fake-time.js';
 import { testConfig, worldDeps, type Built } from '../helpers/deps.js';
-import { InProcessEc2, type InProcessFaults } from '../sim/world-ports.js';
+import { InProcessEc2, type InProcessCall, type InProcessFaults } from '../sim/world-ports.js';
 import { World } from '../sim/world.js';
 import { accountBuckets, type AccountLoad } from '../sim/throttle.js';
 import { TRIO } from './scenarios.js';
@@ -24,6 +24,8 @@ export interface ModelFleet {
   load?: AccountLoad;
   /** every node's interface is unknown to EC2's API for its first this-many ms */
   unknownMs?: number;
+  /** keep every call in the result (for tracing a rule) */
+  trace?: boolean;
 }
 
 export interface ModelResult {
@@ -35,6 +37,10 @@ export interface ModelResult {
   throttled: number;
   lostRaces: number;
   doubleClaims: number;
+  /** `Action outcome` → calls a node on average until ready: where the calls go */
+  byKind: Record<string, number>;
+  /** every call, with the node's start and ready (ms since the storm began), when traced */
+  trace?: { calls: InProcessCall[]; nodes: { id: string; start: number; readyAt: number | undefined }[]; t0: number };
 }
 
 export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
@@ -74,6 +80,15 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
   const readyMs = agents.flatMap((a) => (readyAt(a) === undefined ? [] : [readyAt(a)! - a.start]));
   const lastReady = Math.max(...agents.map((a) => readyAt(a) ?? Infinity));
   const { all: calls, mutating } = callsUntilReady(ec2.calls, agents.map((a) => ({ caller: a.id, readyAt: readyAt(a) })));
+  const byKind: Record<string, number> = {};
+  const byId = new Map(agents.map((a) => [a.id, a]));
+  for (const c of ec2.calls) {
+    const a = byId.get(c.caller);
+    const at = a && readyAt(a);
+    if (!a || (at !== undefined && c.at > at)) continue;
+    const kind = `${c.action} ${c.outcome}`;
+    byKind[kind] = (byKind[kind] ?? 0) + 1 / agents.length;
+  }
   let doubleClaims = 0;
   for (const [, held] of world.holdings({ color: 'orange' })) if (held.length > 1) doubleClaims += 1;
   for (const a of agents) a.built.signal('SIGTERM');
@@ -86,6 +101,8 @@ export async function modelFleet(shape: ModelFleet): Promise<ModelResult> {
     throttled: ec2.count({ outcome: 'RequestLimitExceeded' }),
     lostRaces: ec2.count({ outcome: 'Resource.AlreadyAssociated' }),
     doubleClaims,
+    byKind,
+    ...(shape.trace ? { trace: { calls: ec2.calls, nodes: agents.map((a) => ({ id: a.id, start: a.start, readyAt: readyAt(a) })), t0 } } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import { fmt, summarize, table } from './stats.js';
 export type ModelRow = ModelResult & { nodes: number; seed: number; load?: AccountLoad };
 
 export const SCENARIOS = ['storm', 'oversub', 'strategies', 'spread', 'trio', 'footprint', 'model', 'unknown'] as const;
-const STRATEGIES: Strategy[] = ['agent', 'first-free', 'random'];
+export const STRATEGIES: Strategy[] = ['agent', 'first-free', 'random'];
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -48,6 +48,8 @@ export interface BenchOptions {
   /** the unknown-interface scenario: this many nodes, each interface unknown to EC2 for unknownS */
   unknownNodes: number;
   unknownS: number;
+  /** the strategies the strategies, spread and trio scenarios run (the agent's and the naive baselines) */
+  strategies: Strategy[];
   /** write each storm's chart (nodes ready over time, by strategy, with the floor) as SVG here */
   chartsDir: string | undefined;
 }
@@ -77,6 +79,7 @@ export const DEFAULTS: BenchOptions = {
   modelTrioSeeds: 100,
   buckets: 1,
   neighbour: 0,
+  strategies: STRATEGIES,
   unknownNodes: 5,
   unknownS: 6,
   chartsDir: undefined,
@@ -113,7 +116,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     say(fleets.at(-1)!);
   }
   if (options.scenarios.includes('strategies')) {
-    for (const strategy of ['agent', 'first-free', 'random'] as Strategy[]) {
+    for (const strategy of options.strategies) {
       progress(`strategies: ${strategy}, ${options.strategyNodes} nodes …`);
       // The agent's storm at this size was just measured: the same experiment, not run twice.
       const same = strategy === 'agent' ? fleets.find((r) => r.scenario === 'storm' && r.nodes === options.strategyNodes) : undefined;
@@ -122,7 +125,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     }
   }
   if (options.scenarios.includes('spread')) {
-    for (const strategy of STRATEGIES) {
+    for (const strategy of options.strategies) {
       progress(`spread: ${strategy}, ${options.spreadNodes} nodes booting over ${options.spreadS} s …`);
       fleets.push(await fleet({ nodes: options.spreadNodes, pool: options.spreadNodes, spreadS: options.spreadS }, strategy, options.spreadS + options.capS, 'spread'));
       say(fleets.at(-1)!);
@@ -135,7 +138,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   }
   const trios: TrioRow[] = [];
   if (options.scenarios.includes('trio')) {
-    for (const strategy of STRATEGIES) {
+    for (const strategy of options.strategies) {
       progress(`trio: ${strategy}, ${options.trioRuns} seeded runs …`);
       trios.push(await trio(strategy, options.trioRuns, 60));
       const t = trios.at(-1)!;
@@ -273,6 +276,12 @@ export function render(result: BenchResult): string {
         }),
       ),
     );
+  }
+  if (result.model.length) {
+    // Where each node's calls until ready go, by action and answer (a node's mean).
+    const kinds = [...new Set(result.model.flatMap((m) => Object.keys(m.byKind)))].sort();
+    out.push('', 'In-process model: calls a node until ready, by action and answer (mean)');
+    out.push(table(['nodes', 'seed', ...kinds], result.model.map((m) => [String(m.nodes), String(m.seed), ...kinds.map((k) => fmt(m.byKind[k] ?? 0, 2))])));
   }
   const mt = result.modelTrio;
   if (mt) {

@@ -9,7 +9,7 @@ const target = { instanceId: 'i-0aaa', networkInterfaceId: 'eni-0aaa', privateIp
 const settings: ClaimSettings = { pool: { tagKey: 'color', tagValue: 'orange' }, target, relist: { intervalMs: 5000, maxMs: 30_000 }, liveCheckProves: true, region: 'eu-west-1' };
 const address = (n: number): AddressView => ({ allocationId: `eipalloc-${n}`, publicIp: `198.51.100.${n}`, tags: { color: 'orange' } });
 const pool = (free: number) => Array.from({ length: free }, (_, i) => address(i + 1));
-const listed = (free: number, at?: number, throttled = 0): ClaimObservation => ({ of: 'listed', addresses: pool(free), throttled, ...(at === undefined ? {} : { at }) });
+const listed = (free: number, at?: number, throttled = 0, askedAt?: number): ClaimObservation => ({ of: 'listed', addresses: pool(free), throttled, ...(at === undefined ? {} : { at }), ...(askedAt === undefined ? {} : { askedAt }) });
 const looked: ClaimObservation = { of: 'looked', publicIps: [] };
 
 const feed = (memory: ClaimMemory, ...seen: ClaimObservation[]) => seen.reduce((m, o) => observe(m, o, settings), memory);
@@ -150,4 +150,35 @@ test('the served rate is averaged since the first timed listing, not since the l
   memory = throttled(feed(memory, { of: 'waited', why: 'contention', ms: 20_000 }, listed(150, 40_000), looked));
   // 50 served in 40 s: 1.25 × 1.25 = 1.5625 a second → 150 / 1.5625 (from the last listing: 0.625 → 240 s)
   assert.equal(spread(memory), 96_000);
+});
+
+test('a first listing held up by a crowd: its free count against the pool says the rate, and sizes the first window', () => {
+  // 200 addresses; 40 were taken while this node's listing was throttled for 20 s.
+  const taken = (n: number): ClaimObservation => ({ of: 'listed', addresses: pool(200).map((a, i) => (i < n ? { ...a, associationId: `eipassoc-${i}`, networkInterfaceId: `eni-${i}`, privateIp: '10.0.1.1' } : a)), throttled: 6, at: 20_000, askedAt: 0 });
+  const memory = feed(initialMemory(), taken(40), looked);
+  assert.equal(memory.rate, 2.5, '40 in 20 s: 2 a second, probed at 2.5');
+  const wait = step(memory) as Extract<ClaimStep, { do: 'wait' }>;
+  assert.equal(wait.why, 'contention', 'the listing met a crowd');
+  assert.equal(wait.ms, 64_000, '160 free / 2.5 a second');
+  // Listed at once (under 2 s), or without knowing when it was asked: the published rate.
+  assert.equal(feed(initialMemory(), { of: 'listed', addresses: pool(160), throttled: 1, at: 1000, askedAt: 0 }, looked).rate, 5);
+  assert.equal(feed(initialMemory(), listed(160, 20_000, 6), looked).rate, 5);
+  const { askedAt: _, ...unasked } = taken(40) as Extract<ClaimObservation, { of: 'listed' }>;
+  assert.equal(feed(initialMemory(), unasked, looked).rate, 5, 'a crowd-shaped listing, but when it was asked is not known');
+  // Only the first listing: a later one learns only once the bucket was seen empty.
+  const later = feed(initialMemory(), listed(200, 0), looked, { of: 'waited', why: 'exhausted', ms: 5000 }, taken(40), looked);
+  assert.equal(later.rate, 5);
+});
+
+test('a listing after the node has listed: its retries spread over the crowd its last free count shows', () => {
+  const relisting = (free: number, rate?: number) => {
+    let memory = feed(initialMemory(), listed(free, 0), looked);
+    if (rate !== undefined) memory = { ...memory, rate };
+    return step(feed(memory, { of: 'waited', why: 'exhausted', ms: 5000 }));
+  };
+  assert.deepEqual(step(initialMemory()), { do: 'list' }, 'the first listing knows no crowd');
+  assert.deepEqual(relisting(150), { do: 'list', crowdMs: 7500 }, '150 peers at 20 a second');
+  assert.deepEqual(relisting(150, 2.5), { do: 'list', crowdMs: 15_000 }, 'EC2 serves half: the Describe refill counted at half');
+  assert.deepEqual(relisting(50), { do: 'list' }, 'a crowd the read policy\'s 2.5 s serves: no hint');
+  assert.deepEqual(relisting(51), { do: 'list', crowdMs: 2550 });
 });

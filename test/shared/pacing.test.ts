@@ -2,7 +2,7 @@
 // constants and the bench measures what they do to a fleet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EC2_BUCKETS, EC2_READ_RETRY, IMDS_RETRY, contentionSpreadMs, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+import { EC2_BUCKETS, EC2_READ_RETRY, FIRST_MIN_PER_S, IMDS_RETRY, MIN_FALL, contentionSpreadMs, crowdSpreadMs, firstServedRate, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
 
 test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
   const cases: [number, number, number, number, number][] = [
@@ -117,4 +117,55 @@ test('contentionSpreadMs and offPathReadWindowMs: other floors and caps as given
   assert.equal(contentionSpreadMs(60, true, 0), 2000, '(60 − 50) / 5 per s');
   assert.equal(offPathReadWindowMs(200, 5000), 5000);
   assert.equal(offPathReadWindowMs(30, 5000), 3000);
+});
+
+test('crowdSpreadMs: the free count last listed over the Describe refill, slower in a busy account, capped', () => {
+  const cases: [string, number, number, number | undefined, number][] = [
+    // name, free, served per s, cap, expected
+    ['200 peers at the published 20 a second', 200, 5, undefined, 10_000],
+    ['150 peers', 150, 5, undefined, 7500],
+    ['a small pool: far under the read policy\'s own 2.5 s', 4, 5, undefined, 200],
+    ['EC2 serves half the published rate: the Describe refill counted at half too', 160, 2.5, undefined, 16_000],
+    ['a learned rate above the published one never shortens it', 200, 10, undefined, 10_000],
+    ['a rate under 0.5 a second counts as 0.5 (one tenth): 40 / 2 per s', 40, 0.2, undefined, 20_000],
+    ['nothing served: still 0.5 a second, and the cap holds', 200, 0, undefined, 30_000],
+    ['a cap given', 100, 0.5, 10_000, 10_000],
+    ['no free address: no crowd', 0, 5, undefined, 0],
+    ['a negative count is no crowd', -5, 5, undefined, 0],
+  ];
+  for (const [name, free, served, cap, expected] of cases) assert.equal(cap === undefined ? crowdSpreadMs(free, served) : crowdSpreadMs(free, served, cap), expected, name);
+  assert.equal(crowdSpreadMs(200), 10_000, 'the published refill by default');
+});
+
+test('retryDelay with a crowd spread: only a second throttle in a row or later spreads wider, never a fault or a first throttle', () => {
+  const cases: [number, boolean, number, number, number][] = [
+    // retry, throttled, random, crowd ms, expected
+    [2, true, 1, 7500, 7500], // a crowd of 150 peers: 7.5 s instead of 2.5 s
+    [2, true, 0.5, 7500, 3750],
+    [2, true, 1, 1000, 2500], // a crowd the policy's spread covers: its spread
+    [4, true, 1, 3000, 4000], // the doubling is longer still: the doubling
+    [1, true, 1, 7500, 500], // a first throttle never spreads
+    [2, false, 1, 7500, 400], // a fault is no crowd
+  ];
+  for (const [retry, throttled, random, crowd, expected] of cases) {
+    assert.equal(retryDelay(EC2_READ_RETRY, retry, throttled, () => random, crowd), expected, JSON.stringify({ retry, throttled, random, crowd }));
+  }
+});
+
+test('firstServedRate: a first listing held up by a crowd shows what EC2 served since the node first asked', () => {
+  const cases: [string, number, number, number, number, number, number][] = [
+    // name, rate, pool size, asked at, listed at, free, expected
+    ['200 → 160 free in 20 s: 2 a second, probed 25 % above', 5, 200, 0, 20_000, 160, 2.5],
+    ['200 → 100 in 4 s (held before, or a fast crowd): 25 a second, capped at the published 5', 5, 200, 0, 4000, 100, 5],
+    ['only 50 free: the published burst serves them, the rate stays', 5, 70, 0, 20_000, 50, 5],
+    ['51 free: a crowd the burst cannot serve (30 in 20 s → 1.875)', 5, 81, 0, 20_000, 51, 1.875],
+    [`a fall of ${MIN_FALL}: counted (0.5 a second → 0.625), but a first listing alone never says less than 1 a second`, 5, 110, 0, 20_000, 100, 1],
+    ['20 in 10 s: 2.5 a second', 5, 120, 0, 10_000, 100, 2.5],
+    [`a fall of ${MIN_FALL - 1}: too few to say a rate`, 5, 109, 0, 20_000, 100, 5],
+    ['under 2 s since asked: too short to say a rate', 3, 200, 0, 1999, 100, 3],
+    ['the fall is counted from when the node first asked', 5, 200, 10_000, 30_000, 160, 2.5],
+  ];
+  for (const [name, rate, size, askedAt, at, free, expected] of cases) assert.equal(firstServedRate(rate, size, askedAt, { at, free }), expected, name);
+  assert.equal(EC2_BUCKETS.mutating.size, 50, 'the burst the threshold names');
+  assert.equal(FIRST_MIN_PER_S, 1);
 });
