@@ -3,7 +3,6 @@
 // (BUILD-NOTES; BENCHMARKS.md has the before/after).
 import { request as httpRequestRaw } from 'node:http';
 import type { Agent as HttpAgent, ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { request as httpsRequestRaw } from 'node:https';
 import type { Agent as HttpsAgent } from 'node:https';
 import { AgentError, networkCode, type ErrorKind } from '../shared/errors.js';
 
@@ -129,7 +128,9 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> 
       fail(error);
       return;
     }
-    const send = url.protocol === 'https:' ? httpsRequestRaw : url.protocol === 'http:' ? httpRequestRaw : undefined;
+    // https (and with it TLS and crypto) loads on its first use, not at every start: IMDS is
+    // plain http, and the first request goes out before it (issue 22).
+    const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : url.protocol === 'http:' ? httpRequestRaw : undefined;
     if (!send) {
       fail(Object.assign(new Error(`unsupported protocol ${url.protocol}`), { code: 'ERR_INVALID_PROTOCOL' }));
       return;

@@ -1,6 +1,5 @@
 // Pure decisions about the pool: which address is ours already, which are free, and in
 // which order this node should try them.
-import { createHash } from 'node:crypto';
 import type { AddressView, PoolSelector, Target } from '../shared/ports.js';
 
 export interface PoolView {
@@ -48,6 +47,8 @@ export function viewPool(addresses: readonly AddressView[], pool: PoolSelector, 
  * without talking to each other, and a node's order is stable across restarts.
  */
 export function rank(instanceId: string, free: readonly AddressView[]): AddressView[] {
+  // node:crypto loads when the first ranking is made, not at start (issue 22).
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const weight = (a: AddressView) => createHash('sha256').update(`${instanceId}\0${a.allocationId}`).digest().readBigUInt64BE(0);
   return free
     .map((address) => ({ address, w: weight(address) }))
