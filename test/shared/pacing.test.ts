@@ -2,7 +2,7 @@
 // constants and the bench measures what they do to a fleet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EC2_BUCKETS, EC2_READ_RETRY, FIRST_MIN_PER_S, IMDS_RETRY, MIN_FALL, contentionSpreadMs, crowdSpreadMs, firstServedRate, fullJitter, offPathReadWindowMs, relistDelay, retryDelay } from '../../agent/shared/pacing.js';
+import { EC2_BUCKETS, EC2_READ_RETRY, FIRST_MIN_PER_S, IMDS_RETRY, MIN_FALL, MIN_SERVED_PER_S, contentionSpreadMs, crowdSpreadMs, firstServedRate, fullJitter, learnServedRate, offPathReadWindowMs, relistDelay, retryDelay, stallFloorMs } from '../../agent/shared/pacing.js';
 
 test('fullJitter: uniform below a ceiling that doubles per retry, up to the cap', () => {
   const cases: [number, number, number, number, number][] = [
@@ -168,4 +168,26 @@ test('firstServedRate: a first listing held up by a crowd shows what EC2 served 
   for (const [name, rate, size, askedAt, at, free, expected] of cases) assert.equal(firstServedRate(rate, size, askedAt, { at, free }), expected, name);
   assert.equal(EC2_BUCKETS.mutating.size, 50, 'the burst the threshold names');
   assert.equal(FIRST_MIN_PER_S, 1);
+});
+
+test('stallFloorMs: none for the first seven stalls in a row, then 1 s doubling to 30 s', () => {
+  const rows: [number, number][] = [
+    [0, 0], [1, 0], [6, 0], [7, 0],
+    [8, 1000], [9, 2000], [12, 16_000], [13, 30_000], [40, 30_000],
+  ];
+  for (const [stalls, ms] of rows) assert.equal(stallFloorMs(stalls), ms, `${stalls} stalls`);
+});
+
+test('learnServedRate: the fall of the free count between two listings 2 s or more apart, probed 25 % high, within its bounds', () => {
+  const rows: [string, number, { at: number; free: number } | undefined, { at: number; free: number }, number][] = [
+    // what, rate before, previous sample, this sample, rate after
+    ['no earlier listing: unchanged', 5, undefined, { at: 10_000, free: 100 }, 5],
+    ['1 s apart: too close to say, unchanged', 3, { at: 10_000, free: 100 }, { at: 11_000, free: 90 }, 3],
+    ['exactly 2 s apart: 4 served a second → 5 (the published refill caps it)', 3, { at: 10_000, free: 100 }, { at: 12_000, free: 92 }, 5],
+    ['exactly 2 s apart: 2 a second → 2.5', 5, { at: 10_000, free: 100 }, { at: 12_000, free: 96 }, 2.5],
+    ['10 s apart: 1 a second → 1.25', 5, { at: 0, free: 100 }, { at: 10_000, free: 90 }, 1.25],
+    ['nothing served: the floor', 5, { at: 0, free: 100 }, { at: 10_000, free: 100 }, MIN_SERVED_PER_S],
+    ['more free than before (released): the floor, not below', 5, { at: 0, free: 90 }, { at: 10_000, free: 100 }, MIN_SERVED_PER_S],
+  ];
+  for (const [what, rate, previous, now, expected] of rows) assert.equal(learnServedRate(rate, previous, now), expected, what);
 });
