@@ -181,7 +181,9 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   const { log, config } = deps;
   let markReleased!: (status: Status) => void;
   const released = new Promise<Status>((resolve) => (markReleased = resolve));
-  const health = await deps.serveHealth({
+  // The endpoint starts listening while IMDS is read (issue 22: the first IMDS request as soon
+  // as it can go); the claim waits for it, so a port in use fails before any change (G6).
+  const serving = deps.serveHealth({
     readiness: () => agent.store.readiness(),
     status: () => agent.store.status(),
     metrics: () => agent.metrics.render(),
@@ -191,7 +193,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     },
     refused: (peer) => log.warn('release.refused', { peer, reason: 'POST /release on the TCP endpoint: releases are taken on the control socket only (root)' }),
   });
-  log.info('health.listening', { listen: health.listen });
+  const listening = serving.then((health) => log.info('health.listening', { listen: health.listen }));
   if (!config.health.loopback) log.warn('health.exposed', { listen: config.health.host, note: 'non-loopback listen asked for; it serves read-only health (releases are taken on the control socket only)' });
   if (config.gate === 'label') agent.background(openGateLater(agent));
   const unsubscribe = watchSignals(deps.signals, { underSystemd: config.underSystemd, isSystemStopping: deps.isSystemStopping }, agent.latch);
@@ -201,7 +203,8 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     agent.stop.abort(new Ending(termination));
   });
   try {
-    const life = await guarded(agent, untilTheEnd(agent));
+    // A port in use ends the daemon at once, whatever the identity is waiting for.
+    const [life] = await guarded(agent, Promise.all([untilTheEnd(agent, listening), listening]));
     const termination = await guarded(agent, agent.latch.first);
     const code = await guarded(agent, endOfLife(agent, life, termination));
     markReleased(agent.store.status());
@@ -213,7 +216,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     agent.stop.abort(new Error('the daemon stops'));
     agent.lifetime.abort(new Error('the daemon stops'));
     unsubscribe();
-    await health.close();
+    await serving.then((health) => health.close(), () => undefined);
   }
 }
 
@@ -232,7 +235,7 @@ export async function claimOnce(deps: DaemonDeps): Promise<number> {
     // --gate label: the node may boot on without an address after --gate-timeout; the
     // daemon started after us keeps claiming.
     const gate = deps.config.gate === 'label' ? deps.timing.sleep(deps.config.gateTimeoutMs, agent.stop.signal).then(() => 'open' as const, () => 'stopped' as const) : new Promise<never>(() => {});
-    const life = await guarded(agent, Promise.race([untilTheEnd(agent), gate]));
+    const life = await guarded(agent, Promise.race([untilTheEnd(agent, Promise.resolve()), gate]));
     if (life === 'open') {
       deps.log.warn('gate.open', { gate: 'label', reason: agent.store.status().reason, note: 'no address yet; the node boots on, and the daemon keeps claiming' });
       return 0;
@@ -246,7 +249,7 @@ export async function claimOnce(deps: DaemonDeps): Promise<number> {
 }
 
 /** identify → claim and prove live → ready; returns early, with what it has, when the end comes first. */
-async function untilTheEnd(agent: Agent): Promise<Life> {
+async function untilTheEnd(agent: Agent, listening: Promise<void>): Promise<Life> {
   const { deps, report, stop } = agent;
   const { config, log } = deps;
   const life: Life = {};
@@ -260,6 +263,8 @@ async function untilTheEnd(agent: Agent): Promise<Life> {
       log.warn('region.mismatch', { region: me.region, note: me.regionMismatch });
       report({ type: 'warning', message: `region.mismatch: ${me.regionMismatch}` });
     }
+    // Nothing changes until the health endpoint listens: a port in use fails here (G6).
+    await listening;
     const kube = await deps.kube();
     if (kube) life.kube = kube;
     const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));

@@ -60,6 +60,40 @@ describe('the daemon, in process', () => {
     assert.equal(s.world.addressOn(s.instance.enis[0]!.networkInterfaceId, s.instance.enis[0]!.privateIps[0]!), undefined);
   });
 
+  test('a health endpoint that cannot listen ends the daemon with its error, even while IMDS is slow, and nothing is claimed', async () => {
+    const s = world(3);
+    const slow: ImdsPort = {
+      identity: (signal) => s.time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
+      publicIpsOn: async () => [],
+      isLiveOn: async () => false,
+      notices: async () => ({}),
+    };
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: slow });
+    built.deps.serveHealth = async () => {
+      throw new AgentError('bad-input', 'health.listen', '--health-listen 127.0.0.1:8099: address in use (EADDRINUSE)');
+    };
+    const started = s.time.elapsed;
+    await assert.rejects(s.time.run(runDaemon(built.deps)), /address in use/);
+    assert.ok(s.time.elapsed - started < 1000, 'at once, not after the identity');
+    assert.equal(s.ec2.calls.length, 0);
+  });
+
+  test('the identity is read while the endpoint starts listening; the claim waits for it', async () => {
+    const s = world(3);
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    const serve = built.deps.serveHealth;
+    let listen!: () => void;
+    built.deps.serveHealth = (view) => new Promise((resolve) => (listen = () => resolve(serve(view))));
+    const done = runDaemon(built.deps);
+    await s.time.advance(5000);
+    assert.equal(built.events('identity').length, 1, 'identity read before the endpoint listens');
+    assert.equal(s.ec2.calls.length, 0, 'no EC2 call until it listens');
+    listen();
+    await until(s.time, () => ready(built));
+    built.signal('SIGTERM');
+    assert.equal(await s.time.run(done), 0);
+  });
+
   test('the end before any claim (SIGTERM while the identity is read): exit 0, one line, nothing to release', async () => {
     const s = world(3);
     const silent: ImdsPort = {
