@@ -57,6 +57,8 @@ function checkLines(path: string, raw: string | undefined, pattern: RegExp, expe
 }
 
 const macPath = (mac: string) => `meta-data/network/interfaces/macs/${mac}`;
+/** public IPv4 → the private IPv4 it sits on, below this */
+const associationsPath = (mac: string) => `${macPath(mac)}/ipv4-associations/`;
 
 async function readInterface(imds: ImdsClient, mac: string, signal?: AbortSignal): Promise<InterfaceIdentity> {
   const base = macPath(mac);
@@ -95,7 +97,7 @@ export async function readIdentity(imds: ImdsClient, signal?: AbortSignal): Prom
  * Empty when the interface has none (IMDS then has no `ipv4-associations/` at all).
  */
 export async function readPublicIps(imds: ImdsClient, mac: string, signal?: AbortSignal): Promise<Map<string, string>> {
-  const listPath = `${macPath(mac)}/ipv4-associations/`;
+  const listPath = associationsPath(mac);
   const listing = await imds.get(listPath, signal);
   if (listing === undefined || lines(listing).length === 0) return new Map();
   const publicIps = checkLines(listPath, listing, IPV4, 'public IPv4 addresses, one a line');
@@ -112,7 +114,7 @@ export async function readPublicIps(imds: ImdsClient, mac: string, signal?: Abor
 
 /** One GET: the private IP IMDS maps `publicIp` to, if any, is the target's. */
 export async function isPublicIpOn(imds: ImdsClient, target: Target, publicIp: string, signal?: AbortSignal): Promise<boolean> {
-  const path = `${macPath(target.mac)}/ipv4-associations/${publicIp}`;
+  const path = `${associationsPath(target.mac)}${publicIp}`;
   const raw = await imds.get(path, signal);
   return raw !== undefined && check(path, raw, IPV4, 'a private IPv4 address') === target.privateIp;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Claimed } from '../../agent/core/claim-decision.js';
 import { kubeCluster, NODE_LABEL } from '../../agent/lifecycle/cluster.js';
+import { AgentError } from '../../agent/shared/errors.js';
 import { memoryLogger } from '../../agent/shared/log.js';
 import type { KubePort, NodeMetadataPatch, NodeView } from '../../agent/shared/ports.js';
 import { FakeTime } from '../helpers/fake-time.js';
@@ -25,14 +26,20 @@ function fakeKube(): { kube: KubePort; calls: string[]; register(): void } {
   return { kube, calls, register: () => (node = { name: 'n1', uid: 'u1', labels: {} } as NodeView) };
 }
 
-test('asks for the Node each second until registered, labels it, then waits for a fact without asking', async () => {
-  const time = new FakeTime();
-  const { kube, calls, register } = fakeKube();
+/** The loop running, told that this node claimed CLAIMED and is ready. */
+function startReady(time: FakeTime, kube: KubePort) {
   const cluster = kubeCluster({ kube, nodeName: 'n1', pool: 'color=orange', log: memoryLogger({ now: time.clock.now, level: 'debug' }), timing: time });
   const stop = new AbortController();
   const loop = cluster.run(stop.signal);
   cluster.observe({ type: 'claimed', claimed: CLAIMED });
   cluster.observe({ type: 'ready' });
+  return { cluster, stop, loop };
+}
+
+test('asks for the Node each second until registered, labels it, then waits for a fact without asking', async () => {
+  const time = new FakeTime();
+  const { kube, calls, register } = fakeKube();
+  const { cluster, stop, loop } = startReady(time, kube);
   await time.advance(2_500);
   assert.deepEqual(calls, ['get n1', 'get n1', 'get n1'], 'every second while kubelet has not registered it');
   register();
@@ -59,16 +66,11 @@ test('an API server that fails is asked again after the interval, not left idle'
   kube.patchNode = async (name, p, signal) => {
     if (failing) {
       calls.push('patch failed');
-      const { AgentError } = await import('../../agent/shared/errors.js');
       throw new AgentError('transient', 'kube.network', 'no answer');
     }
     return patch(name, p, signal);
   };
-  const cluster = kubeCluster({ kube, nodeName: 'n1', pool: 'color=orange', log: memoryLogger({ now: time.clock.now, level: 'debug' }), timing: time });
-  const stop = new AbortController();
-  const loop = cluster.run(stop.signal);
-  cluster.observe({ type: 'claimed', claimed: CLAIMED });
-  cluster.observe({ type: 'ready' });
+  const { stop, loop } = startReady(time, kube);
   await time.advance(2_500);
   assert.deepEqual(calls, ['get n1', 'patch failed', 'patch failed', 'patch failed']);
   failing = false;

@@ -24,6 +24,14 @@ function world(seed: number, pool = 2) {
 
 const ready = (built: Built) => built.events('ready').length > 0;
 
+/** An IMDS that never tells the identity (an hour, then an error): the daemon waits on it. */
+const silentImds = (time: FakeTime): ImdsPort => ({
+  identity: (signal) => time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
+  publicIpsOn: async () => [],
+  isLiveOn: async () => false,
+  notices: async () => ({}),
+});
+
 async function until(time: FakeTime, condition: () => boolean, limitMs = 60_000): Promise<void> {
   await time.run(
     (async () => {
@@ -62,13 +70,7 @@ describe('the daemon, in process', () => {
 
   test('a health endpoint that cannot listen ends the daemon with its error, even while IMDS is slow, and nothing is claimed', async () => {
     const s = world(3);
-    const slow: ImdsPort = {
-      identity: (signal) => s.time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
-      publicIpsOn: async () => [],
-      isLiveOn: async () => false,
-      notices: async () => ({}),
-    };
-    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: slow });
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: silentImds(s.time) });
     built.deps.serveHealth = async () => {
       throw new AgentError('bad-input', 'health.listen', '--health-listen 127.0.0.1:8099: address in use (EADDRINUSE)');
     };
@@ -96,13 +98,7 @@ describe('the daemon, in process', () => {
 
   test('the end before any claim (SIGTERM while the identity is read): exit 0, one line, nothing to release', async () => {
     const s = world(3);
-    const silent: ImdsPort = {
-      identity: (signal) => s.time.sleep(3_600_000, signal).then(() => Promise.reject(new Error('unreachable'))),
-      publicIpsOn: async () => [],
-      isLiveOn: async () => false,
-      notices: async () => ({}),
-    };
-    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: silent });
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}), { imds: silentImds(s.time) });
     const done = runDaemon(built.deps);
     await s.time.advance(2000);
     built.signal('SIGTERM');
