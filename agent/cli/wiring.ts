@@ -81,5 +81,19 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
         execFile('systemctl', ['is-system-running'], { timeout: 5000 }, (_error, stdout) => resolve(String(stdout).trim() === 'stopping'));
       }),
     serveHealth: (view) => startHealthServer(config.health, view, config.controlSocket),
+    settle: withoutOptimisingCompilers,
   };
+}
+
+/**
+ * The agent's CPU is a few IMDS reads a minute once ready, which interpreted and baseline code
+ * serve; left on, TurboFan and Maglev compile the start's busiest code and those polls, and page
+ * in +5 MB of their own machine code (issue 22, smaps). Off once the identity is read (the
+ * first IMDS requests are out), not as flags at start: a V8 flag at start costs every built-in
+ * module its code cache, +20 ms before the first request (build.mjs).
+ */
+function withoutOptimisingCompilers(): void {
+  const v8 = process.getBuiltinModule('node:v8');
+  v8.setFlagsFromString('--no-opt');
+  v8.setFlagsFromString('--no-maglev');
 }

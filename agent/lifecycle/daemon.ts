@@ -67,6 +67,11 @@ export interface DaemonDeps {
   signals: SignalSource;
   isSystemStopping: () => Promise<boolean>;
   serveHealth: (view: HealthView) => Promise<HealthServer>;
+  /**
+   * called once the identity is read, before the SDK loads and anything runs hot: what the
+   * agent's life needs no more of is let go (production: wiring.ts)
+   */
+  settle?: () => void;
   /** retry policy of EC2 reads; the soak shortens it */
   reads?: RetryPolicy;
   /** poll intervals; tests shorten them */
@@ -263,6 +268,7 @@ async function untilTheEnd(agent: Agent, listening: Promise<void>): Promise<Life
       log.warn('region.mismatch', { region: me.region, note: me.regionMismatch });
       report({ type: 'warning', message: `region.mismatch: ${me.regionMismatch}` });
     }
+    deps.settle?.();
     // Nothing changes until the health endpoint listens: a port in use fails here (G6).
     await listening;
     const kube = await deps.kube();

@@ -2,6 +2,7 @@
 //   --nodes 50,200,500     storm sizes            --strategy-nodes N   strategies fleet size
 //   --oversub-nodes N      over-subscribed fleet  --handoffs N         releases to time
 //   --window S             steady window          --idle S             idle-ready seconds
+//   --settle S             footprint: from the last start to the idle window
 //   --reps N               cold starts            --baseline-cap S     naive baselines give up
 //   --cap S                any fleet gives up     --only storm,oversub,strategies,spread,trio,footprint,model
 //   --spread-nodes N       spread storm size      --spread S           its boot window
@@ -49,6 +50,9 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } {
         break;
       case '--idle':
         options.idleS = positive(flag, value());
+        break;
+      case '--settle':
+        options.settleS = positive(flag, value());
         break;
       case '--reps':
         options.reps = Math.round(positive(flag, value()));

@@ -6,7 +6,14 @@
 // (/proc/PID/status VmRSS/VmHWM, /proc/PID/stat utime+stime), all processes idling at once.
 // arm64 runs under qemu-user on an x64 machine: its figures include the emulator (reported,
 // not judged). Also the bundle on this Node (the path for hosts without glibc 2.28).
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+//
+// Every binary runs from a fresh copy made the same way, as a node runs the file it just
+// downloaded: the kernel maps a file's page-cache pages whole where they sit in large folios
+// (read ahead after the cache was dropped, for one), and the same bare Node idled at 48 MB from
+// a fresh copy and 75 MB from its node_modules file, which would make any ratio luck.
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { BUNDLE, runBundle, type AgentProcess } from '../helpers/agent.js';
 import { ARCHES, command, executableFor, nodeFor, runnerFor, type Arch } from '../helpers/arch.js';
@@ -46,6 +53,7 @@ export interface FootprintRow {
   bundleGzipBytes: number;
   reps: number;
   idleS: number;
+  settleS: number;
   processes: FootprintProcess[];
   /** the x64 executable's idle RSS (the shipped default), for a quick look */
   idleRssMb: number;
@@ -100,7 +108,21 @@ interface Subject {
   start(env: Record<string, string>, listen: string): AgentProcess;
 }
 
-function subjects(skipped: string[]): Subject[] {
+/** Copies each binary once into `dir`, the copy keeping its mode. */
+function freshCopies(dir: string): (file: string) => string {
+  const copies = new Map<string, string>();
+  return (file) => {
+    let copy = copies.get(file);
+    if (!copy) {
+      copy = join(dir, `${copies.size}-${basename(file)}`);
+      copyFileSync(file, copy);
+      copies.set(file, copy);
+    }
+    return copy;
+  };
+}
+
+function subjects(skipped: string[], fresh: (file: string) => string): Subject[] {
   const list: Subject[] = [];
   for (const arch of ARCHES) {
     const runner = runnerFor(arch);
@@ -115,7 +137,7 @@ function subjects(skipped: string[]): Subject[] {
     }
     const emulated = runner.prefix.length > 0;
     const run = (file: string, args: string[], env: Record<string, string>) => {
-      const c = command(runner.prefix, file, args);
+      const c = command(runner.prefix, fresh(file), args);
       return runBundle(c.args, env, c.binary);
     };
     list.push({ name: `bare node 22 (${arch})`, arch, emulated, agent: false, start: (env) => run(node, ['-e', BARE], env) });
@@ -129,13 +151,13 @@ function subjects(skipped: string[]): Subject[] {
     });
   }
   const thisNode = `node ${process.versions.node.split('.')[0]} (${process.arch})`;
-  list.push({ name: `bare ${thisNode}`, arch: process.arch as Arch, emulated: false, agent: false, start: (env) => runBundle(['-e', BARE], env, process.execPath) });
+  list.push({ name: `bare ${thisNode}`, arch: process.arch as Arch, emulated: false, agent: false, start: (env) => runBundle(['-e', BARE], env, fresh(process.execPath)) });
   list.push({
     name: `eip-agent.cjs on ${thisNode}`,
     arch: process.arch as Arch,
     emulated: false,
     agent: true,
-    start: (env, listen) => runBundle(['run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], env),
+    start: (env, listen) => runBundle([BUNDLE, 'run', '--tag-key', 'color', '--tag-value', 'orange', '--health-listen', listen], env, fresh(process.execPath)),
   });
   return list;
 }
@@ -181,9 +203,10 @@ async function startOne(sim: Sim, subject: Subject): Promise<Started> {
   }
 }
 
-export async function footprint(options: { reps: number; idleS: number }): Promise<FootprintRow> {
+export async function footprint(options: { reps: number; idleS: number; settleS: number }): Promise<FootprintRow> {
   const skipped: string[] = [];
-  const list = subjects(skipped);
+  const dir = mkdtempSync(join(tmpdir(), 'eip-agent-footprint-'));
+  const list = subjects(skipped, freshCopies(dir));
   const sim = await startWorld({ nodes: 0, pool: list.length * (options.reps + 1), ...REALISTIC });
   const cold = new Map<Subject, { imds: number[]; ready: number[]; calls: number[] }>(list.map((s) => [s, { imds: [], ready: [], calls: [] }]));
   const idle = new Map<Subject, Started>();
@@ -202,7 +225,10 @@ export async function footprint(options: { reps: number; idleS: number }): Promi
         else await started.proc.stop('SIGKILL');
       }
     }
-    await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle
+    // Idle is after the start has settled: V8's memory reducer runs its full GCs (two, ~25 ms
+    // of CPU each) ~8 s after a start's heap stops growing, then rests. Inside the window they
+    // were most of it: 0.40 % against 0.10 % after them (issue 22).
+    await new Promise((r) => setTimeout(r, options.settleS * 1000));
     const ticks = new Map([...idle].map(([s, { proc }]) => [s, cpuTicks(proc.proc.pid!)]));
     const began = Date.now();
     await new Promise((r) => setTimeout(r, options.idleS * 1000));
@@ -237,6 +263,7 @@ export async function footprint(options: { reps: number; idleS: number }): Promi
       bundleGzipBytes: await gzipSize(BUNDLE),
       reps: options.reps,
       idleS: options.idleS,
+      settleS: options.settleS,
       processes,
       idleRssMb: processes.find((p) => p.name === 'eip-agent-linux-x64')?.idleRssMb ?? processes.find((p) => p.agent)!.idleRssMb,
       skipped,
@@ -244,6 +271,7 @@ export async function footprint(options: { reps: number; idleS: number }): Promi
   } finally {
     await Promise.all([...idle.values()].map((s) => s.proc.stop('SIGKILL')));
     await sim.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -273,7 +301,7 @@ export function renderFootprint(fp: FootprintRow): string[] {
     p.bytes === undefined ? '—' : `${fmt(p.bytes / 1e6, 1)} MB / ${fmt(p.gzipBytes! / 1e6, 1)} MB`,
   ]);
   return [
-    `Footprint (medians of ${fp.reps} cold starts; all idle together for ${fp.idleS} s once ready; ratios to the bare Node above each agent)`,
+    `Footprint (medians of ${fp.reps} cold starts; all idle together for ${fp.idleS} s, ${fp.settleS} s after the last start; ratios to the bare Node above each agent)`,
     table(['process', 'first IMDS request', 'ratio', 'ready', 'EC2 calls alone', 'idle RSS', 'ratio', 'peak RSS', 'idle CPU', 'size / gzip'], rows),
     `bundle dist/eip-agent.cjs: ${fmt(fp.bundleBytes / 1e6, 3)} MB (${fmt(fp.bundleGzipBytes / 1e6, 3)} MB gzip) ${fp.bundleBytes <= GOALS.bundleBytes ? '(goal ≤ ' : '(MISSED ≤ '}${GOALS.bundleBytes / 1e6} MB)`,
     ...fp.skipped.map((s) => `not measured: ${s}`),

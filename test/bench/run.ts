@@ -31,6 +31,8 @@ export interface BenchOptions {
   baselineCapS: number;
   reps: number;
   idleS: number;
+  /** footprint: from the last start to the idle window (V8's memory reducer runs its post-start GCs) */
+  settleS: number;
   /** the spread storm: this many nodes booting uniformly over spreadS */
   spreadNodes: number;
   spreadS: number;
@@ -71,6 +73,7 @@ export const DEFAULTS: BenchOptions = {
   baselineCapS: 30,
   reps: 5,
   idleS: 30,
+  settleS: 30,
   spreadNodes: 50,
   spreadS: 15,
   trioRuns: 10,
@@ -164,8 +167,8 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   }
   let fp: FootprintRow | undefined;
   if (options.scenarios.includes('footprint')) {
-    progress(`footprint: ${options.reps} cold starts, ${options.idleS} s idle …`);
-    fp = await footprint({ reps: options.reps, idleS: options.idleS });
+    progress(`footprint: ${options.reps} cold starts, ${options.settleS} s to settle, ${options.idleS} s idle …`);
+    fp = await footprint({ reps: options.reps, idleS: options.idleS, settleS: options.settleS });
   }
   return {
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, kernel: release() },

@@ -129,6 +129,19 @@ describe('the daemon, in process', () => {
     assert.ok(error instanceof TypeError, `a TypeError, as thrown: ${String(error)}`);
   });
 
+  test('settles (the optimising compilers off, in production) once, when the identity is read, before any EC2 call', async () => {
+    const s = world(4);
+    const built = worldDeps(s.ec2, s.instance.instanceId, s.time, testConfig({}));
+    const settled: string[] = [];
+    built.deps.settle = () => settled.push(`identity ${built.events('identity').length}, EC2 calls ${s.ec2.calls.length}`);
+    const done = runDaemon(built.deps);
+    await until(s.time, () => ready(built));
+    await s.time.advance(60_000);
+    assert.deepEqual(settled, ['identity 1, EC2 calls 0']);
+    built.signal('SIGTERM');
+    assert.equal(await s.time.run(done), 0);
+  });
+
   test('the IMDS hop limit: read once, spread after ready; a warning above 1 (pods could borrow the node role), none at 1', async () => {
     for (const [hopLimit, warned] of [[2, true], [1, false]] as const) {
       // A pool of 200: the read spreads over 20 s, off the Describe bucket of peers still claiming.
