@@ -215,6 +215,7 @@ async function buildExecutable(work, arch, node, runner) {
     execFileSync(command, [...args, 'run', '--tag-key', 'training', '--lock-file', join(dir, 'lock'), '--control-socket', join(dir, 'control.sock'), '--health-listen', '127.0.0.1:0'], {
       env: { PATH: process.env.PATH, AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9/' },
       stdio: 'pipe',
+      timeout: 120_000, // a start that never reaches IMDS fails the build, not hangs it
     });
   } else {
     for (const cache of ['agent.cache', 'vendor.cache']) writeFileSync(join(dir, cache), '');
