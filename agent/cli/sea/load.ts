@@ -9,7 +9,7 @@ import { Script } from 'node:vm';
 export type ScriptName = 'agent' | 'vendor';
 
 /** Each script is a CommonJS module's body, wrapped as Node wraps a module, with no import() (build.mjs). */
-export type ModuleFunction = (exports: object, require: (id: string) => unknown, module: { exports: object }) => void;
+type ModuleFunction = (exports: object, require: (id: string) => unknown, module: { exports: object }) => void;
 
 export interface Sources {
   source(name: ScriptName): string;
