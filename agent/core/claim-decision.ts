@@ -12,6 +12,7 @@
 import {
   EC2_BUCKETS,
   EC2_READ_RETRY,
+  SMALL_CROWD_MS,
   UNKNOWN_TARGET_BUDGET_MS,
   UNKNOWN_TARGET_PACING,
   contentionSpreadMs,
@@ -63,7 +64,7 @@ export type PauseWhy =
   | 'target-unknown';
 
 export type ClaimStep =
-  /** `crowdMs`: the spread a throttled listing's retries need, from the free count last seen (pacing.ts crowdSpreadMs) */
+  /** `crowdMs`: the spread a throttled listing's retries need, from the free count last seen (pacing.ts crowdSpreadMs); none: the policy's */
   | { do: 'list'; crowdMs?: number }
   /** read from IMDS the public IPs on the target private IP (G2a) */
   | { do: 'look' }
@@ -157,6 +158,11 @@ export interface ClaimMemory {
   readonly rate: number;
   /** free addresses in the last listing: at most that many peers list with this node */
   readonly seenFree?: number;
+  /**
+   * A listing showed the pool exhausted: nodes wait for it that the free count does not
+   * bound, so the free count no longer sizes the crowd down.
+   */
+  readonly seenDry: boolean;
   /** the node's first listing: the rate is the free count's fall since, on average */
   readonly sample?: FreeSample;
   /**
@@ -197,6 +203,7 @@ export function initialMemory(): ClaimMemory {
     stalls: 0,
     rate: EC2_BUCKETS.mutating.refillPerS,
     saturated: false,
+    seenDry: false,
     unknownMs: 0,
     pauseRun: 0,
   };
@@ -215,9 +222,13 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
 
   const view = memory.listing;
   if (!view) {
-    // A crowd larger than the read policy's own spread serves: its throttled retries spread wider.
+    // A crowd larger than the read policy's own spread serves: its throttled retries spread
+    // wider. A handful of peers in a pool never seen dry (the faulty trio): a throttle is the
+    // account's other callers, not this crowd, and the policy's spread for fifty is only
+    // latency; plain doubling, as the SDK does.
     const crowdMs = crowdSpreadMs(memory.seenFree ?? 0, memory.rate);
-    return crowdMs > EC2_READ_RETRY.throttledSpreadMs ? { do: 'list', crowdMs } : { do: 'list' };
+    const handful = memory.seenFree !== undefined && !memory.seenDry && crowdMs <= SMALL_CROWD_MS;
+    return crowdMs > EC2_READ_RETRY.throttledSpreadMs || handful ? { do: 'list', crowdMs } : { do: 'list' };
   }
   const relist = (why: WaitWhy, reason: string): ClaimStep => ({ do: 'wait', ms: relistDelay(settings.relist, memory.troubles, random), why, reason });
   if (view.held) {
@@ -286,6 +297,7 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         ...memory,
         listing,
         seenFree: listing.free.length,
+        seenDry: memory.seenDry || listing.free.length === 0,
         // Averaged since the first listing: the burst at the start keeps the estimate high
         // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
         ...(now && !memory.sample ? { sample: now, ...(seen.askedAt === undefined ? {} : { rate: firstServedRate(memory.rate, listing.size, seen.askedAt, now) }) } : {}),

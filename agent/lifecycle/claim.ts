@@ -88,7 +88,7 @@ async function perform(ctx: Context, step: Exclude<ClaimStep, { do: 'done' | 'fa
 }
 
 /** An EC2 read through the one retry layer; `throttled` counts the throttled answers it met. */
-async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0, crowdMs = 0): Promise<{ value: T; throttled: number }> {
+async function read<T>(ctx: Context, action: string, fn: () => Promise<T>, skip = 0, crowdMs?: number): Promise<{ value: T; throttled: number }> {
   let throttled = 0;
   const policy = ctx.reads ?? EC2_READ_RETRY;
   const value = await retrying(fn, {

@@ -89,14 +89,14 @@ export function stallFloorMs(stalls: number): number {
 }
 
 /**
- * `crowdMs`: the spread the caller knows its crowd needs (crowdSpreadMs); it only ever
- * lengthens the waits from the second throttled answer in a row.
+ * `crowdMs`: the spread the caller knows its crowd needs (crowdSpreadMs), in place of the
+ * policy's throttledSpreadMs from the second throttled answer in a row; the doubling stays.
  */
-export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number, crowdMs = 0): number {
+export function retryDelay(policy: RetryPolicy, retry: number, throttled: boolean, random: () => number, crowdMs?: number): number {
   if (throttled && retry >= 2 && policy.throttledSpreadMs > 0) {
     const cap = policy.crowd && retry > policy.crowd.after ? Math.max(policy.capMs, policy.crowd.capMs) : policy.capMs;
     const doubling = Math.min(cap, policy.throttledBaseMs * 2 ** (retry - 1));
-    return Math.round(random() * Math.max(policy.throttledSpreadMs, doubling, crowdMs));
+    return Math.round(random() * Math.max(crowdMs ?? policy.throttledSpreadMs, doubling));
   }
   return fullJitter(retry, throttled ? policy.throttledBaseMs : policy.baseMs, policy.capMs, random);
 }
@@ -123,13 +123,18 @@ export const EC2_READ_RETRY: RetryPolicy = {
  * showed `free` addresses, so up to that many peers are claiming, and each lists before it
  * attempts. At the Describe refill scaled by how busy the account was seen to be
  * (`servedPerS` of the published mutating refill), they are served in free / (20 × busy) s.
- * Never over `capMs`. A pool of a few free addresses needs less than the policy's own
- * spread (2.5 s), which it keeps: this only lengthens the waits of a storm.
+ * Never over `capMs`. Where the first retry's own window already serves the crowd (a
+ * handful free: SMALL_CROWD_MS), the caller drops the policy's spread for plain doubling;
+ * between the two, the policy's own spread (2.5 s) stays.
  */
 export function crowdSpreadMs(free: number, servedPerS: number = EC2_BUCKETS.mutating.refillPerS, capMs = 30_000): number {
   const busy = Math.min(1, Math.max(MIN_SERVED_PER_S, servedPerS) / EC2_BUCKETS.mutating.refillPerS);
   return Math.min(capMs, (Math.max(0, free) / (EC2_BUCKETS.describe.refillPerS * busy)) * 1000);
 }
+
+// A crowd the first throttled retry's window (U(0, 500 ms)) serves at the Describe refill:
+// at most 10 peers at the published 20 a second.
+export const SMALL_CROWD_MS = EC2_READ_RETRY.throttledBaseMs;
 
 // IMDS is a link-local service of the host that answers in milliseconds: four quick tries
 // within a second, then the caller decides (identity has its own budget; polls poll again).

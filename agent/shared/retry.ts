@@ -18,7 +18,7 @@ export interface RetryOptions {
    * (a listing after one that met a crowd of throttles starts where that one ended).
    */
   skip?: number;
-  /** the spread the caller's crowd needs (pacing.ts crowdSpreadMs): lengthens throttled waits only */
+  /** the spread the caller's crowd needs (pacing.ts crowdSpreadMs), in place of the policy's throttled spread */
   crowdMs?: number;
   /** told of each failed attempt that will be retried, with the wait before the next */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;

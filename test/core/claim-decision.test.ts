@@ -162,7 +162,7 @@ test('lost addresses are not tried again on a lagging listing; all lost: forget 
   memory = [listed([one, two]), looked()].reduce((m, o) => observe(m, o, s), memory);
   assert.deepEqual(decide(memory, s, () => 0.5), { do: 'forget' });
   memory = observe(memory, { of: 'forgot' }, s);
-  assert.deepEqual(decide(memory, s, () => 0.5), { do: 'list' });
+  assert.deepEqual(decide(memory, s, () => 0.5), { do: 'list', crowdMs: 100 });
 });
 
 test('a dry pool: the wait stretches while listings need retries, and resets after a clean one', () => {
@@ -195,7 +195,7 @@ test('G2a: a foreign Elastic IP the listing wrongly returns is still identified,
   });
   // The wait looks at the world again: list, look, and the identification is remembered.
   const after = run([{ of: 'waited', why: 'foreign-eip', ms: 5000 }], identified);
-  assert.deepEqual(next(after), { do: 'list' });
+  assert.deepEqual(next(after), { do: 'list', crowdMs: 50 });
   assert.deepEqual(next(run([listed([address(1)]), looked([foreign.publicIp])], after)).do, 'wait');
 });
 
@@ -248,7 +248,7 @@ test('verification never confirmed: the allocation counts as lost, and the listi
   memory = run([{ of: 'read', address: mine, seen: a }], memory, false);
   assert.equal(memory.pending, undefined);
   assert.deepEqual([...memory.lost], [a.allocationId]);
-  assert.deepEqual(next(memory, 0.5, false), { do: 'list' });
+  assert.deepEqual(next(memory, 0.5, false), { do: 'list', crowdMs: 100 });
   // On a fresh listing that still shows it free, the other address is tried.
   memory = run([listed([one, two]), looked()], memory, false);
   assert.deepEqual(next(memory, 0.5, false), { do: 'attempt', address: a === one ? two : one });
@@ -265,7 +265,7 @@ test('a lost race: the memory keeps the lost address through the spread and the 
   // A short spread still re-lists: the listing is known to lag.
   memory = run([{ of: 'waited', why: 'contention', ms: 10 }], memory);
   assert.deepEqual([memory.listing, memory.stale, memory.contention, memory.spreads], [undefined, false, undefined, 1]);
-  assert.deepEqual(next(memory), { do: 'list' });
+  assert.deepEqual(next(memory), { do: 'list', crowdMs: 150 });
   memory = run([listed([one, two, three]), looked()], memory);
   const b = (next(memory) as Extract<ClaimStep, { do: 'attempt' }>).address;
   assert.notEqual(b.allocationId, a.allocationId);
@@ -280,7 +280,7 @@ test('contention from a throttle: a short spread attempts on the same listing, a
   const short = run([{ of: 'waited', why: 'contention', ms: 999 }], throttled);
   assert.deepEqual(next(short), { do: 'attempt', address: a });
   const long = run([{ of: 'waited', why: 'contention', ms: 1000 }], throttled);
-  assert.deepEqual(next(long), { do: 'list' });
+  assert.deepEqual(next(long), { do: 'list', crowdMs: 100 });
   // A throttle seen after a throttled listing keeps the listing's word for the contention.
   const both = run([listed(addresses, 1), looked(), { of: 'attempted', address: a, result: 'throttled' }]);
   assert.equal(both.contention, 'throttled');
@@ -312,7 +312,7 @@ test('the allocation vanished: list again, keeping what was learnt', () => {
   assert.deepEqual(next(memory, 0.5), { do: 'wait', ms: 375, why: 'vanished', reason: 'an address vanished (not-found): listing the pool again' });
   memory = run([{ of: 'waited', why: 'vanished', ms: 375 }], memory);
   assert.deepEqual([memory.listing, [...memory.lost], memory.spreads], [undefined, [a.allocationId], 1]);
-  assert.deepEqual(next(memory), { do: 'list' });
+  assert.deepEqual(next(memory), { do: 'list', crowdMs: 100 });
   memory = run([listed([one, address(3)]), looked()], memory);
   assert.deepEqual(next(memory), { do: 'attempt', address: address(3) });
 });

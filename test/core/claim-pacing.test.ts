@@ -181,4 +181,11 @@ test('a listing after the node has listed: its retries spread over the crowd its
   assert.deepEqual(relisting(150, 2.5), { do: 'list', crowdMs: 15_000 }, 'EC2 serves half: the Describe refill counted at half');
   assert.deepEqual(relisting(50), { do: 'list' }, 'a crowd the read policy\'s 2.5 s serves: no hint');
   assert.deepEqual(relisting(51), { do: 'list', crowdMs: 2550 });
+  assert.deepEqual(relisting(11), { do: 'list' }, 'more than the first retry\'s window serves: the policy\'s spread');
+  assert.deepEqual(relisting(10), { do: 'list', crowdMs: 500 }, 'a handful of peers: plain doubling');
+  assert.deepEqual(relisting(3), { do: 'list', crowdMs: 150 }, 'the faulty trio');
+  assert.deepEqual(relisting(3, 0.5), { do: 'list' }, 'EC2 serves a tenth: three peers need 1.5 s, the policy\'s spread');
+  // A pool seen dry has a waiting crowd that the free count does not bound.
+  const dried = feed(initialMemory(), listed(0, 0), looked, { of: 'waited', why: 'exhausted', ms: 5000 }, listed(3, 5000), looked);
+  assert.deepEqual(step(feed(dried, { of: 'waited', why: 'exhausted', ms: 5000 })), { do: 'list' }, 'seen dry, then 3 free: the policy\'s spread');
 });

@@ -137,12 +137,14 @@ test('crowdSpreadMs: the free count last listed over the Describe refill, slower
   assert.equal(crowdSpreadMs(200), 10_000, 'the published refill by default');
 });
 
-test('retryDelay with a crowd spread: only a second throttle in a row or later spreads wider, never a fault or a first throttle', () => {
-  const cases: [number, boolean, number, number, number][] = [
+test('retryDelay with a crowd spread: it replaces the policy\'s spread from a second throttle in a row on, never touching a fault or a first throttle', () => {
+  const cases: [number, boolean, number, number | undefined, number][] = [
     // retry, throttled, random, crowd ms, expected
     [2, true, 1, 7500, 7500], // a crowd of 150 peers: 7.5 s instead of 2.5 s
     [2, true, 0.5, 7500, 3750],
-    [2, true, 1, 1000, 2500], // a crowd the policy's spread covers: its spread
+    [2, true, 1, undefined, 2500], // no crowd known: the policy's spread
+    [2, true, 1, 150, 1000], // a handful of peers: plain doubling, 500 ms × 2
+    [3, true, 1, 150, 2000],
     [4, true, 1, 3000, 4000], // the doubling is longer still: the doubling
     [1, true, 1, 7500, 500], // a first throttle never spreads
     [2, false, 1, 7500, 400], // a fault is no crowd
