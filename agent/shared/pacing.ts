@@ -173,6 +173,8 @@ export interface FreeSample {
 export const MIN_SERVED_PER_S = 0.5;
 // Two listings closer than this say too little about a rate of a few a second.
 const MIN_SAMPLE_MS = 2000;
+// Fewer addresses taken than this say too little about a rate of a few a second.
+export const MIN_FALL = 10;
 // The estimate runs this far above what was seen, so that the crowd probes for more: a rate
 // it underestimates is otherwise self-fulfilling (the crowd arrives at the rate it assumed,
 // and is served at that rate).
@@ -181,17 +183,18 @@ const PROBE = 1.25;
 /**
  * The mutating rate EC2 is serving the crowd, learned from what a node sees (BENCHMARKS.md,
  * "Pacing, designed"): the free count falls by one for every association EC2 served to
- * anyone, so two listings `MIN_SAMPLE_MS` or more apart measure it. Starts at the published
- * refill, never above it, never below MIN_SERVED_PER_S.
+ * anyone, so two listings `MIN_SAMPLE_MS` or more apart measure it — where the earlier one
+ * showed MIN_FALL or more free: below that the fall is bounded by how few were left, and a
+ * handful of peers done claiming (the faulty trio) would read as EC2 serving nothing and
+ * stretch every window to free / 0.5 s. Starts at the published refill, never above it,
+ * never below MIN_SERVED_PER_S.
  */
 export function learnServedRate(rate: number, previous: FreeSample | undefined, now: FreeSample): number {
-  if (!previous || now.at - previous.at < MIN_SAMPLE_MS) return rate;
+  if (!previous || now.at - previous.at < MIN_SAMPLE_MS || previous.free < MIN_FALL) return rate;
   const served = Math.max(0, previous.free - now.free) / ((now.at - previous.at) / 1000);
   return Math.min(EC2_BUCKETS.mutating.refillPerS, Math.max(MIN_SERVED_PER_S, served * PROBE));
 }
 
-// Fewer addresses taken than this say too little about a rate of a few a second.
-export const MIN_FALL = 10;
 // What a first listing alone can teach stops here: it cannot tell addresses taken while it
 // waited from addresses held before the node booted (a lone node in an old pool whose
 // listing a Describe crowd held up), so its window is at most 5× the published one.

@@ -114,6 +114,12 @@ test('the rate EC2 serves: learned from the free count once the bucket was seen 
   // Without an empty bucket seen, a slowly falling free count (a crowd spreading) teaches nothing.
   const calm = feed(initialMemory(), listed(200, 0), looked, { of: 'attempted', address: address(1), result: 'conflict' }, { of: 'waited', why: 'contention', ms: 500 }, listed(199, 20_000), looked);
   assert.equal(calm.rate, 5);
+  // A handful free (the faulty trio, its throttles injected): the free count cannot fall far
+  // enough to say a rate, so the window stays free / 5.
+  let few = throttled(feed(initialMemory(), listed(3, 0), looked));
+  few = throttled(feed(few, { of: 'waited', why: 'contention', ms: 600 }, listed(3, 20_000), looked));
+  assert.equal(few.rate, 5);
+  assert.equal(spread(few), 600, '3 / 5 a second, not 3 / 0.5');
 });
 
 test('a target unknown: the budget ends at exactly two minutes, the late cap starts at exactly 30 s, and each kind of pause counts its own run', () => {

@@ -180,7 +180,7 @@ test('stallFloorMs: none for the first seven stalls in a row, then 1 s doubling 
   for (const [stalls, ms] of rows) assert.equal(stallFloorMs(stalls), ms, `${stalls} stalls`);
 });
 
-test('learnServedRate: the fall of the free count between two listings 2 s or more apart, probed 25 % high, within its bounds', () => {
+test('learnServedRate: the fall of the free count between two listings 2 s or more apart, probed 25 % high, within its bounds, from a listing with MIN_FALL free or more', () => {
   const rows: [string, number, { at: number; free: number } | undefined, { at: number; free: number }, number][] = [
     // what, rate before, previous sample, this sample, rate after
     ['no earlier listing: unchanged', 5, undefined, { at: 10_000, free: 100 }, 5],
@@ -190,6 +190,9 @@ test('learnServedRate: the fall of the free count between two listings 2 s or mo
     ['10 s apart: 1 a second → 1.25', 5, { at: 0, free: 100 }, { at: 10_000, free: 90 }, 1.25],
     ['nothing served: the floor', 5, { at: 0, free: 100 }, { at: 10_000, free: 100 }, MIN_SERVED_PER_S],
     ['more free than before (released): the floor, not below', 5, { at: 0, free: 90 }, { at: 10_000, free: 100 }, MIN_SERVED_PER_S],
+    ['fewer than MIN_FALL free at first: a fall that small is the crowd\'s size, not EC2\'s rate, unchanged', 5, { at: 0, free: MIN_FALL - 1 }, { at: 10_000, free: MIN_FALL - 1 }, 5],
+    ['… and a learned rate stays too', 2, { at: 0, free: 3 }, { at: 10_000, free: 0 }, 2],
+    ['MIN_FALL free at first: learned', 5, { at: 0, free: MIN_FALL }, { at: 10_000, free: MIN_FALL }, MIN_SERVED_PER_S],
   ];
   for (const [what, rate, previous, now, expected] of rows) assert.equal(learnServedRate(rate, previous, now), expected, what);
 });
