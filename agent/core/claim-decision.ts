@@ -300,7 +300,7 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         seenDry: memory.seenDry || listing.free.length === 0,
         // Averaged since the first listing: the burst at the start keeps the estimate high
         // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
-        ...(now && !memory.sample ? { sample: now, ...(seen.askedAt === undefined ? {} : { rate: firstServedRate(memory.rate, listing.size, seen.askedAt, now) }) } : {}),
+        ...(now && !memory.sample ? { sample: now, ...(seen.askedAt === undefined || memory.seenFree !== undefined ? {} : { rate: firstServedRate(memory.rate, listing.size, seen.askedAt, now) }) } : {}),
         ...(now && memory.saturated ? { rate: learnServedRate(memory.rate, memory.sample, now) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
         onTarget: undefined,
@@ -371,7 +371,10 @@ function attempted(memory: ClaimMemory, address: AddressView, result: AttemptRes
     case 'not-found':
       return pause('vanished'); // released meanwhile: look at the pool again, paced when it repeats
     case 'target-unknown':
-      return pause('target-unknown');
+      // While EC2 does not know our interface, the peers booting with us likely cannot claim
+      // either: the free count stands still, and would read as EC2 serving nothing. What was
+      // learned is forgotten; the estimate starts again from the next listing.
+      return { ...pause('target-unknown'), rate: EC2_BUCKETS.mutating.refillPerS, sample: undefined, saturated: false };
     case 'refused':
       return pause('refused');
     case 'throttled':

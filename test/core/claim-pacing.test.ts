@@ -2,6 +2,7 @@
 // the mutating rate it learns, as tables: no outcome is ever tried again at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MIN_SERVED_PER_S } from '../../agent/shared/pacing.js';
 import { decide, initialMemory, observe, type ClaimMemory, type ClaimObservation, type ClaimSettings, type ClaimStep } from '../../agent/core/claim-decision.js';
 import type { AddressView } from '../../agent/shared/ports.js';
 
@@ -194,4 +195,24 @@ test('a listing after the node has listed: its retries spread over the crowd its
   // A pool seen dry has a waiting crowd that the free count does not bound.
   const dried = feed(initialMemory(), listed(0, 0), looked, { of: 'waited', why: 'exhausted', ms: 5000 }, listed(3, 5000), looked);
   assert.deepEqual(step(feed(dried, { of: 'waited', why: 'exhausted', ms: 5000 })), { do: 'list' }, 'seen dry, then 3 free: the policy\'s spread');
+});
+
+test('our interface unknown to EC2: what the rate learned while nobody could claim is forgotten, and the next listing starts it again', () => {
+  const spread = (memory: ClaimMemory) => (step(memory) as Extract<ClaimStep, { do: 'wait' }>).ms;
+  // Twenty booting together, every interface unknown: the free count stands still at 20.
+  let memory = attempted(feed(initialMemory(), listed(20, 0, 0, 0), looked), 'throttled');
+  memory = feed(memory, { of: 'waited', why: 'contention', ms: 3000 }, listed(20, 5000, 0, 5000), looked);
+  assert.equal(memory.rate, MIN_SERVED_PER_S, 'nothing fell in 5 s: read as EC2 serving nothing');
+  memory = attempted(memory, 'target-unknown', 'InvalidNetworkInterfaceID.NotFound');
+  assert.deepEqual([memory.rate, memory.sample, memory.saturated], [5, undefined, false]);
+  memory = feed(memory, { of: 'waited', why: 'target-unknown', ms: 500 });
+  // Known now; the same listing serves the next attempt, which meets an empty bucket.
+  assert.equal(spread(attempted(memory, 'throttled')), 4000, '20 free / the published 5, not / 0.5');
+  // The next listing is the new first sample. Held up 20 s, it shows 160 of 200 free: for
+  // a node's very first listing that says 2.5 a second, but addresses may have been taken
+  // before this one was asked, so it sets no rate.
+  const held = Array.from({ length: 40 }, (_, i) => ({ ...address(200 + i), associationId: `eipassoc-${i}`, networkInterfaceId: `eni-${i}`, privateIp: '10.0.1.1' }));
+  memory = feed(attempted(memory, 'conflict'), { of: 'waited', why: 'contention', ms: 1000 }, { of: 'listed', addresses: [...pool(160), ...held], throttled: 6, at: 30_000, askedAt: 10_000 }, looked);
+  assert.deepEqual([memory.rate, memory.sample], [5, { at: 30_000, free: 160 }]);
+  assert.equal(feed(initialMemory(), { of: 'listed', addresses: [...pool(160), ...held], throttled: 6, at: 30_000, askedAt: 10_000 }).rate, 2.5, 'the same as a first listing');
 });
