@@ -223,12 +223,10 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
   const view = memory.listing;
   if (!view) {
     // A crowd larger than the read policy's own spread serves: its throttled retries spread
-    // wider. A handful of peers in a pool never seen dry (the faulty trio): a throttle is the
-    // account's other callers, not this crowd, and the policy's spread for fifty is only
-    // latency; plain doubling, as the SDK does.
+    // wider; a handful's, by plain doubling (the policy's spread for fifty is only latency).
     const crowdMs = crowdSpreadMs(memory.seenFree ?? 0, memory.rate);
-    const handful = memory.seenFree !== undefined && !memory.seenDry && crowdMs <= SMALL_CROWD_MS;
-    return crowdMs > EC2_READ_RETRY.throttledSpreadMs || handful ? { do: 'list', crowdMs } : { do: 'list' };
+    const few = memory.seenFree !== undefined && handful(memory.seenFree, memory);
+    return crowdMs > EC2_READ_RETRY.throttledSpreadMs || few ? { do: 'list', crowdMs } : { do: 'list' };
   }
   const relist = (why: WaitWhy, reason: string): ClaimStep => ({ do: 'wait', ms: relistDelay(settings.relist, memory.troubles, random), why, reason });
   if (view.held) {
@@ -260,6 +258,16 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
     return { do: 'wait', ms, why: 'retry', reason: `AssociateAddress met a fault; trying ${candidate.publicIp} again` };
   }
   return { do: 'attempt', address: candidate };
+}
+
+/**
+ * At most `free` peers claim with this node, so few that the first throttled retry's own
+ * window serves them, and the pool was never seen dry (where nodes wait that the free count
+ * does not bound): a throttle is the account's other callers, not this crowd (the faulty
+ * trio). Such a node backs off by plain doubling and spreads nothing for its crowd.
+ */
+function handful(free: number, memory: ClaimMemory): boolean {
+  return free > 0 && !memory.seenDry && crowdSpreadMs(free, memory.rate) <= SMALL_CROWD_MS;
 }
 
 /** The wait owed after a vanished allocation, a refusal or an unknown target; or the end of a target that stays unknown. */
@@ -307,7 +315,9 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         stale: false,
         troubles: seen.throttled > 0 ? memory.troubles + 1 : 0,
         listingThrottles: seen.throttled,
-        contention: memory.contention ?? (seen.throttled > 0 ? 'listing' : undefined),
+        // A throttled listing: a crowd lists, and its attempts will crowd the mutating bucket.
+        // Not where only a handful can follow (see `handful`).
+        contention: memory.contention ?? (seen.throttled > 0 && !handful(listing.free.length, memory) ? 'listing' : undefined),
       };
     }
     case 'looked':

@@ -141,9 +141,14 @@ test('contention: the spread comes from the listing, the burst counted only once
   let raced = [listed(many), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
   raced = observe(raced, { of: 'attempted', address: a, result: 'conflict' }, s);
   assert.equal((decide(raced, s, () => 1) as Extract<ClaimStep, { do: 'wait' }>).ms, 1000);
-  // A small pool: the floor, so that a lone throttle costs a quarter second on average.
+  // A throttled listing showing a handful free: the account's other callers, not a crowd
+  // that will follow into the mutating bucket: attempt at once.
   const small = [listed([address(1), address(2)], 1), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
-  assert.equal((decide(small, s, () => 0.5) as Extract<ClaimStep, { do: 'wait' }>).ms, 250);
+  assert.equal(decide(small, s, () => 0.5).do, 'attempt');
+  // The same after the pool was seen dry (nodes wait that the free count does not bound):
+  // the floor, so that a lone throttle costs a quarter second on average.
+  const dried = [listed([]), looked(), { of: 'waited', why: 'exhausted', ms: 5000 } as const, listed([address(1), address(2)], 1), looked()].reduce((m, o) => observe(m, o, s), initialMemory());
+  assert.equal((decide(dried, s, () => 0.5) as Extract<ClaimStep, { do: 'wait' }>).ms, 250);
 });
 
 test('lost addresses are not tried again on a lagging listing; all lost: forget and list again', () => {
@@ -284,9 +289,11 @@ test('contention from a throttle: a short spread attempts on the same listing, a
   // A throttle seen after a throttled listing keeps the listing's word for the contention.
   const both = run([listed(addresses, 1), looked(), { of: 'attempted', address: a, result: 'throttled' }]);
   assert.equal(both.contention, 'throttled');
-  const listing = run([listed(addresses, 1), looked()]);
-  assert.equal(listing.contention, 'listing');
-  assert.equal(run([listed(addresses, 0)], listing).contention, 'listing', 'a later clean listing does not clear it: only the spread does');
+  const twenty = Array.from({ length: 20 }, (_, i) => address(i + 1));
+  const listing = run([listed(twenty, 1), looked()]);
+  assert.equal(listing.contention, 'listing', '20 free: more than a handful');
+  assert.equal(run([listed(twenty, 0)], listing).contention, 'listing', 'a later clean listing does not clear it: only the spread does');
+  assert.equal(run([listed(addresses, 1), looked()]).contention, undefined, '2 free: a handful, the throttle was someone else');
 });
 
 test('the second spread counts on no burst: the bucket is known empty', () => {
