@@ -225,8 +225,7 @@ export function decide(memory: ClaimMemory, settings: ClaimSettings, random: () 
     // A crowd larger than the read policy's own spread serves: its throttled retries spread
     // wider; a handful's, by plain doubling (the policy's spread for fifty is only latency).
     const crowdMs = crowdSpreadMs(memory.seenFree ?? 0, memory.rate);
-    const few = memory.seenFree !== undefined && handful(memory.seenFree, memory);
-    return crowdMs > EC2_READ_RETRY.throttledSpreadMs || few ? { do: 'list', crowdMs } : { do: 'list' };
+    return crowdMs > EC2_READ_RETRY.throttledSpreadMs || handful(memory.seenFree ?? 0, memory) ? { do: 'list', crowdMs } : { do: 'list' };
   }
   const relist = (why: WaitWhy, reason: string): ClaimStep => ({ do: 'wait', ms: relistDelay(settings.relist, memory.troubles, random), why, reason });
   if (view.held) {

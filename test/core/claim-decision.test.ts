@@ -294,6 +294,7 @@ test('contention from a throttle: a short spread attempts on the same listing, a
   assert.equal(listing.contention, 'listing', '20 free: more than a handful');
   assert.equal(run([listed(twenty, 0)], listing).contention, 'listing', 'a later clean listing does not clear it: only the spread does');
   assert.equal(run([listed(addresses, 1), looked()]).contention, undefined, '2 free: a handful, the throttle was someone else');
+  assert.equal(run([listed([], 1), looked()]).contention, 'listing', 'none free: the waiting crowd is no handful, and will rush what frees up');
 });
 
 test('the second spread counts on no burst: the bucket is known empty', () => {
