@@ -307,6 +307,8 @@ export function observe(memory: ClaimMemory, seen: ClaimObservation, settings: C
         seenDry: memory.seenDry || listing.free.length === 0,
         // Averaged since the first listing: the burst at the start keeps the estimate high
         // until the sustained rate shows; a crowd spreading for a few seconds cannot pull it down.
+        // A sample started again (after an unknown target) is no first listing: addresses may
+        // have been taken before it was asked.
         ...(now && !memory.sample ? { sample: now, ...(seen.askedAt === undefined || memory.seenFree !== undefined ? {} : { rate: firstServedRate(memory.rate, listing.size, seen.askedAt, now) }) } : {}),
         ...(now && memory.saturated ? { rate: learnServedRate(memory.rate, memory.sample, now) } : {}),
         pooledIps: new Set(seen.addresses.filter((a) => inPool(a, settings.pool)).map((a) => a.publicIp)),
