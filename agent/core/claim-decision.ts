@@ -187,6 +187,8 @@ const STALE_AFTER_MS = 1000;
 // A lost race alone says one peer wanted the same address, not that a crowd empties the
 // bucket: a short breath, a fresh listing, and another address.
 const RACE_SPREAD_MS = 1000;
+// The served-rate estimate before anything is learned: the published refill, no empty bucket seen.
+const UNLEARNED = { rate: EC2_BUCKETS.mutating.refillPerS, saturated: false } as const;
 
 export function initialMemory(): ClaimMemory {
   return {
@@ -201,8 +203,7 @@ export function initialMemory(): ClaimMemory {
     faults: 0,
     retried: false,
     stalls: 0,
-    rate: EC2_BUCKETS.mutating.refillPerS,
-    saturated: false,
+    ...UNLEARNED,
     seenDry: false,
     unknownMs: 0,
     pauseRun: 0,
@@ -385,7 +386,7 @@ function attempted(memory: ClaimMemory, address: AddressView, result: AttemptRes
       // While EC2 does not know our interface, the peers booting with us likely cannot claim
       // either: the free count stands still, and would read as EC2 serving nothing. What was
       // learned is forgotten; the estimate starts again from the next listing.
-      return { ...pause('target-unknown'), rate: EC2_BUCKETS.mutating.refillPerS, sample: undefined, saturated: false };
+      return { ...pause('target-unknown'), ...UNLEARNED, sample: undefined };
     case 'refused':
       return pause('refused');
     case 'throttled':
